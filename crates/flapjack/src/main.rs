@@ -1,0 +1,5 @@
+//! The `flapjack` binary.
+
+fn main() {
+    println!("flapjack {}", env!("CARGO_PKG_VERSION"));
+}
