@@ -50,5 +50,5 @@ pub use list::{List, ListItem};
 pub use reader::{Put, Reader};
 pub use snac::{Message, RawSnac, Snac, SnacError, SnacHeader};
 pub use tlv::{Tlv, TlvBlock, TlvBlockBuilder};
-pub use types::{Capability, IcbmCookie, ScreenName, Str08, Str16};
+pub use types::{Capability, IcbmCookie, RoomId, ScreenName, Str08, Str16};
 pub use userinfo::UserInfo;

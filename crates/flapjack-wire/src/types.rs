@@ -230,6 +230,39 @@ impl fmt::Debug for Capability {
     }
 }
 
+/// A chat room's identity: `u16 exchange, string08 cookie, u16 instance` (§8.11).
+///
+/// Used by CHAT_NAV, CHAT, chat invitations (ICBM channel 2) and service
+/// requests for a room (OSERVICE 0x0004 TLV 0x0001).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RoomId<'a> {
+    /// Exchange number (4 = user-created rooms, 5 = public).
+    pub exchange: u16,
+    /// The room cookie (e.g. `4-0-testroom`).
+    pub cookie: Str08<'a>,
+    /// Instance number.
+    pub instance: u16,
+}
+
+impl<'a> RoomId<'a> {
+    /// Decodes the triple.
+    pub fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        Ok(Self { exchange: r.u16("room exchange")?, cookie: Str08::decode(r)?, instance: r.u16("room instance")? })
+    }
+
+    /// Appends the triple.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.put_u16(self.exchange);
+        self.cookie.encode(out);
+        out.put_u16(self.instance);
+    }
+
+    /// A copy that owns its bytes.
+    pub fn into_owned(self) -> RoomId<'static> {
+        RoomId { exchange: self.exchange, cookie: self.cookie.into_owned(), instance: self.instance }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
