@@ -13,17 +13,13 @@ use crate::openauth::{DetailCode, StatusCode};
 pub enum AuthError {
     /// The request's `sig_sha256` does not match the HMAC the server computed over any of the
     /// accepted base URLs (the server answers statusCode 401, statusDetailCode 1014).
-    #[error(
-        "sig_sha256 does not match the signed request (statusCode 401, statusDetailCode 1014)"
-    )]
+    #[error("sig_sha256 does not match the signed request (statusCode 401, statusDetailCode 1014)")]
     SignatureMismatch,
 
     /// `ts` is outside the accepted window around the server's clock (statusCode 400,
     /// statusDetailCode 1015, `data.ts` = `server_now`). The client should resend with
     /// `ts = server_now` adjusted for the time that passed.
-    #[error(
-        "ts is outside the accepted window; server time is {server_now} (statusCode 400, statusDetailCode 1015)"
-    )]
+    #[error("ts is outside the accepted window; server time is {server_now} (statusCode 400, statusDetailCode 1015)")]
     ClockSkew {
         /// The server's current time, Unix seconds.
         server_now: i64,
@@ -62,9 +58,7 @@ pub enum AuthError {
 
     /// The server did not accept the signed request or its token (statusCode 401,
     /// statusDetailCode 1014): wrong session key, unknown or expired token `a`.
-    #[error(
-        "the server rejected the signed request or its token (statusCode 401, statusDetailCode 1014)"
-    )]
+    #[error("the server rejected the signed request or its token (statusCode 401, statusDetailCode 1014)")]
     AuthenticationFailed,
 
     /// The server is rate limiting this client (statusCode 607 or 430).
@@ -101,10 +95,7 @@ pub enum AuthError {
 fn rejected_text(status: StatusCode, detail: Option<DetailCode>, text: &str) -> String {
     let mut out = format!("request rejected: statusCode {status} ({})", status.meaning());
     if let Some(detail) = detail {
-        out.push_str(&format!(
-            ", statusDetailCode {detail} ({})",
-            detail.meaning()
-        ));
+        out.push_str(&format!(", statusDetailCode {detail} ({})", detail.meaning()));
     }
     if !text.is_empty() {
         out.push_str(": ");
@@ -120,12 +111,7 @@ impl AuthError {
     /// becomes [`AuthError::Rejected`], since the client cannot correct its clock from it.
     /// A 200 status also yields `Rejected` (callers should not ask).
     #[must_use]
-    pub fn from_status(
-        status: StatusCode,
-        detail: Option<DetailCode>,
-        text: &str,
-        server_ts: Option<i64>,
-    ) -> Self {
+    pub fn from_status(status: StatusCode, detail: Option<DetailCode>, text: &str, server_ts: Option<i64>) -> Self {
         match (status.code(), detail.map(DetailCode::code), server_ts) {
             (_, Some(3011), _) => Self::IncorrectPassword,
             (_, Some(1014), _) => Self::AuthenticationFailed,
@@ -154,14 +140,10 @@ impl AuthError {
     #[must_use]
     pub fn envelope_status(&self) -> (StatusCode, Option<DetailCode>) {
         match self {
-            Self::SignatureMismatch | Self::AuthenticationFailed => (
-                StatusCode::Unauthorized,
-                Some(DetailCode::SignedRequestRejected),
-            ),
-            Self::ClockSkew { .. } => (
-                StatusCode::InvalidRequest,
-                Some(DetailCode::InvalidTimestamp),
-            ),
+            Self::SignatureMismatch | Self::AuthenticationFailed => {
+                (StatusCode::Unauthorized, Some(DetailCode::SignedRequestRejected))
+            }
+            Self::ClockSkew { .. } => (StatusCode::InvalidRequest, Some(DetailCode::InvalidTimestamp)),
             Self::MissingParameter(_) => (StatusCode::MissingParameter, None),
             Self::BadParameter(_) => (StatusCode::ParameterError, None),
             Self::IncorrectPassword => (
@@ -186,23 +168,12 @@ mod tests {
     #[test]
     fn client_mapping_names_protocol_cases() {
         let map = |s: u16, d: Option<u16>, ts| {
-            AuthError::from_status(
-                StatusCode::from_code(s),
-                d.map(DetailCode::from_code),
-                "x",
-                ts,
-            )
+            AuthError::from_status(StatusCode::from_code(s), d.map(DetailCode::from_code), "x", ts)
         };
         assert_eq!(map(330, Some(3011), None), AuthError::IncorrectPassword);
         assert_eq!(map(401, Some(1014), None), AuthError::AuthenticationFailed);
-        assert_eq!(
-            map(400, Some(1015), Some(42)),
-            AuthError::ClockSkew { server_now: 42 }
-        );
-        assert!(matches!(
-            map(400, Some(1015), None),
-            AuthError::Rejected { .. }
-        ));
+        assert_eq!(map(400, Some(1015), Some(42)), AuthError::ClockSkew { server_now: 42 });
+        assert!(matches!(map(400, Some(1015), None), AuthError::Rejected { .. }));
         assert_eq!(
             map(607, None, None),
             AuthError::RateLimited {
@@ -219,11 +190,7 @@ mod tests {
         let text = other.to_string();
         assert!(text.contains("330") && text.contains("3015") && text.contains("CAPTCHA"));
         assert!(AuthError::IncorrectPassword.to_string().contains("3011"));
-        assert!(
-            map(607, None, None)
-                .to_string()
-                .contains("607: Rate limit reached")
-        );
+        assert!(map(607, None, None).to_string().contains("607: Rate limit reached"));
     }
 
     #[test]

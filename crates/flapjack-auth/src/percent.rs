@@ -25,11 +25,7 @@ use crate::AuthError;
 
 /// The bytes that OpenAuth percent-encodes: everything except the RFC 3986 unreserved set
 /// `A-Z a-z 0-9 - . _ ~`.
-pub const RFC3986_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+pub const RFC3986_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Percent-encodes the UTF-8 bytes of `input` with the OpenAuth rule (upper-case hex, space →
 /// `%20`, only `A-Z a-z 0-9 - . _ ~` unescaped).
@@ -80,10 +76,7 @@ pub fn decode_query_component_str(input: &str) -> Result<String, AuthError> {
 #[must_use]
 pub fn decode_form_component(input: &str) -> Cow<'_, [u8]> {
     if input.as_bytes().contains(&b'+') {
-        let spaced: Vec<u8> = input
-            .bytes()
-            .map(|b| if b == b'+' { b' ' } else { b })
-            .collect();
+        let spaced: Vec<u8> = input.bytes().map(|b| if b == b'+' { b' ' } else { b }).collect();
         Cow::Owned(percent_decode(&spaced).collect())
     } else {
         decode_query_component(input)
@@ -125,8 +118,7 @@ pub fn parse_form(body: &str) -> Result<Vec<(String, String)>, AuthError> {
         .map(|(name, value)| {
             let name = decode_form_component_str(name)?;
             let value = decode_form_component(value);
-            let value = String::from_utf8(value.into_owned())
-                .map_err(|_| AuthError::BadParameter(name.clone()))?;
+            let value = String::from_utf8(value.into_owned()).map_err(|_| AuthError::BadParameter(name.clone()))?;
             Ok((name, value))
         })
         .collect()
@@ -204,10 +196,7 @@ mod tests {
             decode_query_component_str("%FF"),
             Err(AuthError::BadParameter("%FF".into()))
         );
-        assert_eq!(
-            parse_query("name=%C3"),
-            Err(AuthError::BadParameter("name".into()))
-        );
+        assert_eq!(parse_query("name=%C3"), Err(AuthError::BadParameter("name".into())));
     }
 
     #[test]
@@ -224,10 +213,7 @@ mod tests {
             ]
         );
         let query = parse_query("a=x+y&b=%2B").unwrap();
-        assert_eq!(
-            query,
-            vec![("a".into(), "x+y".into()), ("b".into(), "+".into())]
-        );
+        assert_eq!(query, vec![("a".into(), "x+y".into()), ("b".into(), "+".into())]);
         assert_eq!(
             parse_form_unique("a=1&b=2&a=3"),
             Err(AuthError::BadParameter("a".into()))

@@ -86,11 +86,7 @@ pub fn canonical_query<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Strin
 /// `url` is used as written up to any `?` or `#` (sign exactly the `scheme://host[:port]/path`
 /// you request; see [`BaseUrl`](super::BaseUrl) for normalising). `method` is upper-cased.
 #[must_use]
-pub fn signature_base_string<K: AsRef<str>, V: AsRef<str>>(
-    method: &str,
-    url: &str,
-    params: &[(K, V)],
-) -> String {
+pub fn signature_base_string<K: AsRef<str>, V: AsRef<str>>(method: &str, url: &str, params: &[(K, V)]) -> String {
     base_string_from_query(method, url, &canonical_query(params))
 }
 
@@ -130,10 +126,7 @@ pub fn signed_query<K: AsRef<str>, V: AsRef<str>>(
     session_key: &str,
 ) -> String {
     let query = canonical_query(params);
-    let signature = sign(
-        session_key,
-        &base_string_from_query(method, url, &query),
-    );
+    let signature = sign(session_key, &base_string_from_query(method, url, &query));
     let encoded = percent::encode(&signature);
     if query.is_empty() {
         format!("{SIGNATURE_PARAM}={encoded}")
@@ -158,14 +151,7 @@ pub fn signed_query<K: AsRef<str>, V: AsRef<str>>(
 /// assert!(url.ends_with("&sig_sha256=MwgoRhqexMXGYBB3oO8xjDORKPhrFaHWVHbl8ZBo%2Bkw%3D"));
 /// ```
 #[must_use]
-pub fn signed_get_url<K: AsRef<str>, V: AsRef<str>>(
-    url: &str,
-    params: &[(K, V)],
-    session_key: &str,
-) -> String {
+pub fn signed_get_url<K: AsRef<str>, V: AsRef<str>>(url: &str, params: &[(K, V)], session_key: &str) -> String {
     let base = strip_query(url);
-    format!(
-        "{base}?{}",
-        signed_query("GET", base, params, session_key)
-    )
+    format!("{base}?{}", signed_query("GET", base, params, session_key))
 }

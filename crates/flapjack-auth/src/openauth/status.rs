@@ -238,9 +238,7 @@ impl DetailCode {
     #[must_use]
     pub const fn meaning(self) -> &'static str {
         match Self::from_code(self.code()) {
-            Self::SignedRequestRejected => {
-                "Authentication failed for the signed request (bad signature or token)"
-            }
+            Self::SignedRequestRejected => "Authentication failed for the signed request (bad signature or token)",
             Self::InvalidTimestamp => "Invalid or expired timestamp (ts)",
             Self::PasswordInvalid => "Password/LoginId required or invalid",
             Self::SecurIdRequired => "SecurID required or invalid",

@@ -204,8 +204,7 @@ mod tests {
 
     #[test]
     fn parses_and_normalises() {
-        let url = BaseUrl::parse("HTTPS://API.Oscar.AOL.com:443/aim/startOSCARSession?a=1#x")
-            .unwrap();
+        let url = BaseUrl::parse("HTTPS://API.Oscar.AOL.com:443/aim/startOSCARSession?a=1#x").unwrap();
         assert_eq!(
             url.without_default_port(),
             "https://api.oscar.aol.com/aim/startOSCARSession"

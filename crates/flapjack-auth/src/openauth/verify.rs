@@ -26,8 +26,8 @@ use crate::percent::{self, split_pairs};
 use super::sign::{SIGNATURE_PARAM, base_string_from_query, canonical_query, sign_raw};
 use super::url::candidate_signing_urls;
 
-/// A reasonable default for the `ts` window: ±10 minutes (the sources do not document AOL's).
-pub const DEFAULT_MAX_SKEW_SECS: u64 = 600;
+/// The default `ts` window: ±5 minutes (the sources do not document AOL's; the server makes it configurable).
+pub const DEFAULT_MAX_SKEW_SECS: u64 = 300;
 
 /// The name of the timestamp parameter.
 pub const TIMESTAMP_PARAM: &str = "ts";
@@ -73,8 +73,7 @@ impl SignedQuery {
             raw_pairs.push((raw_name, raw_value));
         }
         percent::reject_duplicates(&params)?;
-        let signature_raw =
-            signature_raw.ok_or_else(|| AuthError::MissingParameter(SIGNATURE_PARAM.to_owned()))?;
+        let signature_raw = signature_raw.ok_or_else(|| AuthError::MissingParameter(SIGNATURE_PARAM.to_owned()))?;
         let signature = decode_signature(signature_raw)?;
         let ts = parse_ts(&params)?;
         let plus_as_space = alternative_reading(&raw_pairs, &params);
@@ -134,18 +133,13 @@ impl SignedQuery {
             .iter()
             .flat_map(|c| candidate_signing_urls(c.as_ref()))
             .collect();
-        let readings = std::iter::once((&self.params, false))
-            .chain(self.plus_as_space.as_ref().map(|alt| (alt, true)));
+        let readings = std::iter::once((&self.params, false)).chain(self.plus_as_space.as_ref().map(|alt| (alt, true)));
         for (params, plus_as_space) in readings {
             let query = canonical_query(params);
             for url in &urls {
                 let expected = sign_raw(session_key, &base_string_from_query(method, url, &query));
                 if bool::from(expected.ct_eq(&self.signature)) {
-                    let ts = if plus_as_space {
-                        parse_ts(params)?
-                    } else {
-                        self.ts
-                    };
+                    let ts = if plus_as_space { parse_ts(params)? } else { self.ts };
                     check_skew(ts, now, max_skew_secs)?;
                     return Ok(VerifiedRequest {
                         params: params.clone(),
@@ -210,15 +204,11 @@ pub fn check_skew(ts: i64, now: i64, max_skew_secs: u64) -> Result<(), AuthError
 }
 
 fn lookup<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
+    params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
 fn parse_ts(params: &[(String, String)]) -> Result<i64, AuthError> {
-    let raw = lookup(params, TIMESTAMP_PARAM)
-        .ok_or_else(|| AuthError::MissingParameter(TIMESTAMP_PARAM.to_owned()))?;
+    let raw = lookup(params, TIMESTAMP_PARAM).ok_or_else(|| AuthError::MissingParameter(TIMESTAMP_PARAM.to_owned()))?;
     raw.parse::<i64>()
         .map_err(|_| AuthError::BadParameter(TIMESTAMP_PARAM.to_owned()))
 }
@@ -227,23 +217,14 @@ fn decode_signature(raw: &str) -> Result<[u8; 32], AuthError> {
     let bad = || AuthError::BadParameter(SIGNATURE_PARAM.to_owned());
     // `+` stays `+`; `%2B` becomes `+`; a space (a `+` someone form-decoded) is put back.
     let decoded = percent::decode_query_component(raw);
-    let text: Vec<u8> = decoded
-        .iter()
-        .map(|&b| if b == b' ' { b'+' } else { b })
-        .collect();
+    let text: Vec<u8> = decoded.iter().map(|&b| if b == b' ' { b'+' } else { b }).collect();
     let bytes = LENIENT_STANDARD.decode(text).map_err(|_| bad())?;
     bytes.try_into().map_err(|_| bad())
 }
 
 /// The `+`-as-space reading of the query, when it differs and has no duplicates.
-fn alternative_reading(
-    raw_pairs: &[(&str, &str)],
-    strict: &[(String, String)],
-) -> Option<Vec<(String, String)>> {
-    if !raw_pairs
-        .iter()
-        .any(|(n, v)| n.contains('+') || v.contains('+'))
-    {
+fn alternative_reading(raw_pairs: &[(&str, &str)], strict: &[(String, String)]) -> Option<Vec<(String, String)>> {
+    if !raw_pairs.iter().any(|(n, v)| n.contains('+') || v.contains('+')) {
         return None;
     }
     let alt: Vec<(String, String)> = raw_pairs
