@@ -1,5 +1,85 @@
-//! The `flapjack` binary.
+//! The `flapjack` binary: an OSCAR (AIM / ICQ) server and toolkit.
+//!
+//! Subcommands:
+//! * `serve`: run the server (OSCAR listener; the OpenAuth HTTP API is to come);
+//! * `account add|passwd|del|list|bot`: manage accounts in the server's data directory;
+//! * `login`, `send`, `listen`, `bot`, `chat`: the client (see [`client_args`] for the common
+//!   flags, the config file and the exit codes);
+//! * `demo`: an embedded server and two clients showing the whole protocol in seconds.
 
-fn main() {
-    println!("flapjack {}", env!("CARGO_PKG_VERSION"));
+mod account;
+mod bot;
+mod client_args;
+mod demo;
+mod event_json;
+mod listen;
+mod login;
+mod send;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(name = "flapjack", version, about = "An OSCAR (AIM / ICQ) server and toolkit")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(Box<serve::ServeArgs>),
+    /// Manage accounts (works while the server runs).
+    Account(account::AccountArgs),
+    /// Sign on, report what happened (-v: every handshake step), sign off.
+    Login(Box<login::LoginArgs>),
+    /// Send one IM and wait for the server's acknowledgement.
+    Send(Box<send::SendArgs>),
+    /// Sign on and print every event as a JSON line.
+    Listen(Box<listen::ListenArgs>),
+    /// Answer IMs with a command run once per message.
+    Bot(Box<bot::BotArgs>),
+    /// Start an embedded server and two clients and show the whole protocol, in seconds.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The client subcommands log only warnings unless asked (their output is for people and
+    // scripts); the server logs what it does.
+    let server_side = matches!(cli.command, Command::Serve(_) | Command::Account(_));
+    init_tracing(if server_side { "info" } else { "warn" });
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(*args),
+        Command::Account(args) => account::run(args),
+        Command::Login(args) => return client_args::exit(login::run(*args)),
+        Command::Send(args) => return client_args::exit(send::run(*args)),
+        Command::Listen(args) => return client_args::exit(listen::run(*args)),
+        Command::Bot(args) => return client_args::exit(bot::run(*args)),
+        Command::Demo(args) => return client_args::exit(demo::run(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flapjack: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `FLAPJACK_LOG` (or `RUST_LOG`), `default` otherwise.
+fn init_tracing(default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("FLAPJACK_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
 }

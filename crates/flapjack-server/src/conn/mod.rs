@@ -1,0 +1,415 @@
+//! The per-connection task.
+//!
+//! On accept the server sends the FLAP hello, then reads the client's channel-1 frame and
+//! classifies it (§4.4): a cookie opens a BOS (or service) session, TLV 0x0001 is a roasted
+//! login, anything else means a BUCP login follows on channel 2.
+//!
+//! The task owns the read half and a [`FrameReader`]; a separate writer task drains the
+//! connection's bounded outbound queue ([`Outbox`]). Errors end this connection only: a
+//! malformed frame closes it, an undecodable SNAC gets its family's error SNAC (0x0E, busted
+//! payload) with the same request id, and nothing on the input path panics.
+
+pub mod io;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use flapjack_wire::family::bucp::Bucp;
+use flapjack_wire::family::oservice::Oservice;
+use flapjack_wire::flap::{Channel, FlapMessage, Signon, SignonKind, signoff_tag};
+use flapjack_wire::snac::{Message, RawSnac, SnacError};
+use flapjack_wire::{ErrorCode, Family, List, Snac, TlvBlock};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use self::io::FrameReader;
+use crate::cookie::ServiceKind;
+use crate::login::{self, ChallengeAnswer};
+use crate::rate::RateLimiter;
+use crate::server::ServerState;
+use crate::services::{self, Cx};
+use crate::session::{Disconnect, Outbound, Outbox, OutboxReceiver, Session, SessionInfo};
+
+/// How a connection ends.
+#[derive(Debug)]
+enum End {
+    /// Send this channel-4 payload, then close.
+    Goodbye(Bytes),
+    /// Close at once (the peer left, reads too slowly, or broke the framing).
+    Drop,
+}
+
+/// What the connection is doing.
+enum Phase {
+    /// Waiting for the client's channel-1 frame.
+    AwaitSignon,
+    /// A BUCP login is in progress.
+    Bucp,
+    /// A signed-on (or signing-on) session.
+    Session {
+        session: Arc<Session>,
+        service: ServiceKind,
+        families: &'static [u16],
+    },
+}
+
+struct Core {
+    state: Arc<ServerState>,
+    peer: SocketAddr,
+    tls: bool,
+    outbox: Outbox,
+    kill: watch::Receiver<Option<Disconnect>>,
+    shutdown: watch::Receiver<bool>,
+    phase: Phase,
+    rate: RateLimiter,
+    login_deadline: Instant,
+}
+
+/// Runs one connection to its end.
+pub(crate) async fn run<S>(state: Arc<ServerState>, stream: S, peer: SocketAddr, tls: bool)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    let (outbox, OutboxReceiver { rx, kill }) = Outbox::new(state.config.outbound_queue);
+    let seq = crate::random::random_bytes::<2>().map_or(100, |b| u16::from_be_bytes(b) & 0x7FFF);
+    let mut writer = tokio::spawn(io::run_writer(wr, rx, seq).in_current_span());
+    let mut reader = FrameReader::new(rd, state.config.max_frame_payload);
+    let now = Instant::now();
+    let mut core = Core {
+        shutdown: state.shutdown_signal(),
+        login_deadline: now + state.config.login_timeout,
+        state,
+        peer,
+        tls,
+        outbox,
+        kill,
+        phase: Phase::AwaitSignon,
+        rate: RateLimiter::new(now),
+    };
+    tracing::debug!(tls, "connection opened");
+    let end = match core.hello() {
+        Ok(()) => core.drive(&mut reader).await,
+        Err(_) => End::Drop,
+    };
+    core.finish(end, &mut writer).await;
+}
+
+impl Core {
+    fn hello(&self) -> Result<(), crate::session::PushError> {
+        let mut payload = Vec::with_capacity(4);
+        Signon::hello().encode(&mut payload);
+        self.outbox.push(Outbound::Frame {
+            channel: Channel::Signon,
+            payload: Bytes::from(payload),
+        })
+    }
+
+    async fn drive<R: AsyncRead + Unpin>(&mut self, reader: &mut FrameReader<R>) -> End {
+        loop {
+            loop {
+                let fr = match reader.next_frame() {
+                    Ok(Some(fr)) => fr,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::info!(error = %e, "malformed frame; closing");
+                        return End::Goodbye(Bytes::new());
+                    }
+                };
+                if let Some(end) = self.on_frame(fr.channel, reader.payload(&fr)).await {
+                    return end;
+                }
+            }
+            let wait = self.read_timeout();
+            tokio::select! {
+                biased;
+                _ = self.kill.changed() => {
+                    let reason = *self.kill.borrow();
+                    return end_for(reason);
+                }
+                _ = self.shutdown.wait_for(|down| *down) => {
+                    return End::Goodbye(Bytes::new());
+                }
+                r = tokio::time::timeout(wait, reader.read_more()) => match r {
+                    Err(_) => {
+                        tracing::info!(after_s = wait.as_secs(), "timed out; closing");
+                        return End::Goodbye(Bytes::new());
+                    }
+                    Ok(Ok(0)) => return End::Drop,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "read failed");
+                        return End::Drop;
+                    }
+                },
+            }
+        }
+    }
+
+    fn read_timeout(&self) -> Duration {
+        match self.phase {
+            Phase::Session { .. } => self.state.config.idle_timeout,
+            _ => self.login_deadline.saturating_duration_since(Instant::now()),
+        }
+    }
+
+    async fn on_frame(&mut self, channel: Channel, payload: &[u8]) -> Option<End> {
+        match (&self.phase, channel) {
+            (_, Channel::Keepalive) => None,
+            // The client says goodbye.
+            (_, Channel::Signoff) => Some(End::Drop),
+            (Phase::AwaitSignon, Channel::Signon) => self.on_signon(payload).await,
+            (Phase::Bucp, Channel::Data) => self.on_bucp(payload).await,
+            (Phase::Session { .. }, Channel::Data) => self.on_session_snac(payload).await,
+            (_, other) => {
+                tracing::info!(channel = ?other, "unexpected channel; closing");
+                Some(End::Goodbye(Bytes::new()))
+            }
+        }
+    }
+
+    async fn on_signon(&mut self, payload: &[u8]) -> Option<End> {
+        let signon = match FlapMessage::decode(Channel::Signon, payload) {
+            Ok(FlapMessage::Signon(s)) if s.version == flapjack_wire::flap::FLAP_VERSION => s,
+            _ => {
+                tracing::info!("bad channel-1 frame; closing");
+                return Some(End::Goodbye(Bytes::new()));
+            }
+        };
+        match signon.kind() {
+            SignonKind::Bucp => {
+                self.phase = Phase::Bucp;
+                None
+            }
+            SignonKind::RoastedLogin => {
+                let result = login::roasted_login(&self.state, self.peer.ip(), self.tls, &signon.tlvs).await;
+                Some(End::Goodbye(Bytes::from(result.tlvs.as_bytes().to_vec())))
+            }
+            SignonKind::Cookie => self.begin_session(signon.cookie().unwrap_or_default()).await,
+        }
+    }
+
+    async fn on_bucp(&mut self, payload: &[u8]) -> Option<End> {
+        let raw = match RawSnac::decode(payload) {
+            Ok(r) => r,
+            Err(_) => return Some(End::Goodbye(Bytes::new())),
+        };
+        let header = raw.header;
+        let snac = match raw.typed() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::info!(error = %e, "undecodable SNAC during login");
+                return self.error_snac(header.family, header.request_id, ErrorCode::BustedSnacPayload);
+            }
+        };
+        match snac.message {
+            Message::Bucp(Bucp::ChallengeRequest(req)) => {
+                match login::bucp_challenge(&self.state, self.tls, &req).await {
+                    ChallengeAnswer::Key(key) => {
+                        self.push_reply(header.request_id, Message::Bucp(Bucp::ChallengeResponse(key)))
+                    }
+                    ChallengeAnswer::Refused(resp) => {
+                        self.push_reply(header.request_id, Message::Bucp(Bucp::LoginResponse(resp)));
+                        Some(End::Goodbye(Bytes::new()))
+                    }
+                }
+            }
+            Message::Bucp(Bucp::LoginRequest(req)) => {
+                let resp = login::bucp_login(&self.state, self.peer.ip(), self.tls, &req).await;
+                self.push_reply(header.request_id, Message::Bucp(Bucp::LoginResponse(resp)));
+                // Clients expect an empty channel-4 frame after 17/03.
+                Some(End::Goodbye(Bytes::new()))
+            }
+            _ => self.error_snac(header.family, header.request_id, ErrorCode::InvalidSnac),
+        }
+    }
+
+    async fn begin_session(&mut self, cookie: &[u8]) -> Option<End> {
+        let grant = match self.state.cookies.redeem(cookie, self.tls, Instant::now()) {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::info!(error = %e, "cookie refused");
+                return Some(End::Goodbye(Bytes::new()));
+            }
+        };
+        if !services::serves(&grant.service) {
+            tracing::info!(service = ?grant.service, "service connections of this kind are not served yet");
+            return Some(End::Goodbye(Bytes::new()));
+        }
+        let account = match self.state.store.account(&grant.normalized).await {
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                tracing::info!(account = %grant.normalized, "cookie for a deleted account");
+                return Some(End::Goodbye(Bytes::new()));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store failed at sign-on");
+                return Some(End::Goodbye(Bytes::new()));
+            }
+        };
+        tracing::Span::current().record("user", account.normalized.as_str());
+        let info = SessionInfo {
+            screen_name: account.screen_name.clone(),
+            normalized: account.normalized.clone(),
+            created_at: u32::try_from(account.created_at).unwrap_or(0),
+            signon_time: services::unix_now(),
+            bot: account.bot,
+            tls: self.tls,
+        };
+        let session = Session::new(info, self.outbox.clone(), account.warning);
+        // The registry holds BOS sessions only: it routes IMs and presence. Service connections
+        // (chat rooms, chat nav) are tracked by their services.
+        if grant.service == ServiceKind::Bos {
+            self.state.registry.register(session.clone());
+        }
+        let families = services::families_for(&grant.service);
+        self.phase = Phase::Session {
+            session,
+            service: grant.service,
+            families,
+        };
+        let fams: Vec<Family> = families.iter().map(|&f| Family::from(f)).collect();
+        let online = match List::from_items(fams.iter(), usize::from(u16::MAX)) {
+            Ok(l) => l,
+            Err(_) => return Some(End::Goodbye(Bytes::new())),
+        };
+        self.push_reply(
+            crate::session::next_server_request_id(),
+            Message::Oservice(Oservice::HostOnline(online)),
+        )
+    }
+
+    async fn on_session_snac(&mut self, payload: &[u8]) -> Option<End> {
+        let raw = match RawSnac::decode(payload) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::info!(error = %e, "channel-2 frame without a SNAC header; closing");
+                return Some(End::Goodbye(Bytes::new()));
+            }
+        };
+        let header = raw.header;
+        if self.state.config.enforce_rate_limits {
+            let d = self.rate.on_snac(header.family, header.subtype, Instant::now());
+            if let Some(change) = d.change {
+                let _ = self.outbox.push_snac(&Snac::new(
+                    crate::session::next_server_request_id(),
+                    Message::Oservice(Oservice::RateChange(change)),
+                ));
+            }
+            if d.disconnect {
+                tracing::info!(
+                    family = header.family,
+                    subtype = header.subtype,
+                    "rate limit exceeded; disconnecting"
+                );
+                return Some(End::Goodbye(Bytes::new()));
+            }
+            if !d.allow {
+                tracing::debug!(
+                    family = header.family,
+                    subtype = header.subtype,
+                    "rate limited; SNAC dropped"
+                );
+                return None;
+            }
+        }
+        let Phase::Session {
+            session,
+            service,
+            families,
+        } = &self.phase
+        else {
+            return Some(End::Drop);
+        };
+        if !families.contains(&header.family) {
+            return self.error_snac(header.family, header.request_id, ErrorCode::InvalidSnac);
+        }
+        let snac = match raw.typed() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::info!(family = header.family, subtype = header.subtype, error = %e, "undecodable SNAC");
+                return self.error_snac(header.family, header.request_id, ErrorCode::BustedSnacPayload);
+            }
+        };
+        let cx = Cx {
+            state: &self.state,
+            session,
+            service,
+            families,
+            request_id: header.request_id,
+        };
+        match services::dispatch(&cx, snac).await {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::info!(error = %e, "service failed; closing");
+                Some(End::Drop)
+            }
+        }
+    }
+
+    fn push_reply(&self, request_id: u32, message: Message<'_>) -> Option<End> {
+        match self.outbox.push_snac(&Snac::new(request_id, message)) {
+            Ok(()) => None,
+            Err(_) => Some(End::Drop),
+        }
+    }
+
+    fn error_snac(&self, family: u16, request_id: u32, code: ErrorCode) -> Option<End> {
+        self.push_reply(
+            request_id,
+            Message::Error {
+                family: Family::from(family),
+                error: SnacError::new(code),
+            },
+        )
+    }
+
+    async fn finish(self, end: End, writer: &mut JoinHandle<()>) {
+        if let Phase::Session { session, service, .. } = &self.phase {
+            if *service == ServiceKind::Bos {
+                self.state.registry.unregister(session);
+                services::signed_off(&self.state, session).await;
+            } else {
+                services::service_closed(&self.state, session, service).await;
+            }
+        }
+        match end {
+            End::Goodbye(payload) => {
+                if self.outbox.push(Outbound::Close { payload }).is_err() {
+                    writer.abort();
+                }
+            }
+            End::Drop => writer.abort(),
+        }
+        drop(self.outbox);
+        if tokio::time::timeout(Duration::from_secs(5), &mut *writer)
+            .await
+            .is_err()
+        {
+            writer.abort();
+        }
+        tracing::debug!("connection closed");
+    }
+}
+
+fn end_for(reason: Option<Disconnect>) -> End {
+    match reason {
+        Some(Disconnect::SlowReader) | None => {
+            tracing::info!("outbound queue full (slow reader); disconnecting");
+            End::Drop
+        }
+        Some(Disconnect::SignedOnElsewhere) => {
+            let tlvs = TlvBlock::builder()
+                .u16(signoff_tag::DISCONNECT_REASON, 0x0001)
+                .build()
+                .map(|t| Bytes::from(t.as_bytes().to_vec()))
+                .unwrap_or_default();
+            End::Goodbye(tlvs)
+        }
+        Some(Disconnect::Shutdown) | Some(Disconnect::Administrative) => End::Goodbye(Bytes::new()),
+    }
+}

@@ -1,0 +1,193 @@
+//! Family 0x0004 ICBM: instant messages (§8.4).
+//!
+//! A 0x0006 send is relayed as 0x0007 to every signed-on session of the recipient through the
+//! registry (already encoded once, then queued on each session's bounded outbound queue). When
+//! nobody is signed on, a channel-1 message carrying TLV 0x0006 is stored for offline delivery;
+//! otherwise the sender gets error 0x0004 "not logged on". A host ack (0x000C, same request id)
+//! follows when the sender asked for one (TLV 0x0003).
+//!
+//! Permit/deny is checked before delivery ([`super::presence::may_message`]): a sender refused
+//! by either side gets "not logged on". Not here yet: warnings (0x0008), channel-2 proposal IP
+//! rewriting, missed calls.
+
+use bytes::Bytes;
+use flapjack_wire::family::icbm::{
+    HostAck, Icbm, IcbmChannel, IcbmErrorSubcode, IcbmParams, IncomingIm, SendIm, param_flags,
+};
+use flapjack_wire::snac::Message;
+use flapjack_wire::types::normalize_screen_name;
+use flapjack_wire::userinfo::{UserInfo, UserInfoTlvs, class};
+use flapjack_wire::{ErrorCode, IcbmCookie, ScreenName, Snac, TlvBlock};
+
+use super::{Cx, ServiceError, unix_now};
+use crate::session::next_server_request_id;
+use crate::store::{OfflineMessage, StoreError};
+
+/// The family id.
+pub const FAMILY: u16 = 0x0004;
+/// The version announced in host versions.
+pub const VERSION: u16 = 1;
+
+/// The parameters announced in 0x0004/0x0005.
+pub const SERVER_PARAMS: IcbmParams = IcbmParams {
+    flags: param_flags::CHANNEL_MSGS_ALLOWED | param_flags::MISSED_CALLS_ENABLED,
+    max_message_len: 8000,
+    max_sender_warning: 999,
+    max_receiver_warning: 999,
+    min_interval_ms: 0,
+};
+
+/// Slots announced in 0x0004/0x0005 (Open OSCAR's value).
+pub const MAX_SLOTS: u16 = 100;
+
+/// Handles one ICBM SNAC.
+pub async fn handle(cx: &Cx<'_>, message: Icbm<'_>) -> Result<(), ServiceError> {
+    match message {
+        Icbm::ParamsQuery => cx.reply(Message::Icbm(Icbm::ParamsReply {
+            max_slots: MAX_SLOTS,
+            params: SERVER_PARAMS,
+        })),
+        Icbm::SetParams { params, .. } => {
+            cx.session.with_state(|s| s.icbm = Some(params));
+            Ok(())
+        }
+        Icbm::SendIm(im) => send_im(cx, &im).await,
+        Icbm::OfflineRequest => deliver_offline(cx, true).await,
+        Icbm::Typing(t) => {
+            let to = normalize_screen_name(t.screen_name.as_bytes());
+            if !super::presence::may_reach_online(cx.state, cx.session, &to) {
+                return Ok(());
+            }
+            let from = screen_name_of(cx);
+            let relayed = t.relayed(from);
+            let bytes = encode_unsolicited(Message::Icbm(Icbm::Typing(relayed)));
+            cx.state.registry.deliver(&to, bytes);
+            Ok(())
+        }
+        // Rendezvous declines and ICQ auto-replies are relayed unchanged but for the name.
+        Icbm::ClientError(mut e) => {
+            let to = normalize_screen_name(e.screen_name.as_bytes());
+            if !super::presence::may_reach_online(cx.state, cx.session, &to) {
+                return Ok(());
+            }
+            e.screen_name = screen_name_of(cx);
+            cx.state
+                .registry
+                .deliver(&to, encode_unsolicited(Message::Icbm(Icbm::ClientError(e))));
+            Ok(())
+        }
+        Icbm::WarnRequest { .. } => cx.error(FAMILY, ErrorCode::NotSupportedByHost),
+        _ => cx.error(FAMILY, ErrorCode::InvalidSnac),
+    }
+}
+
+fn screen_name_of(cx: &Cx<'_>) -> ScreenName<'static> {
+    ScreenName::new(cx.session.screen_name().as_bytes().to_vec()).unwrap_or_else(|_| ScreenName::empty())
+}
+
+fn encode_unsolicited(message: Message<'_>) -> Bytes {
+    Bytes::from(Snac::new(next_server_request_id(), message).to_bytes())
+}
+
+async fn send_im(cx: &Cx<'_>, im: &SendIm<'_>) -> Result<(), ServiceError> {
+    let to = normalize_screen_name(im.screen_name.as_bytes());
+    // Permit/deny, both ways: a refused sender is told the recipient is not logged on, exactly
+    // as if they were offline (and nothing is stored for later).
+    if !super::presence::may_message(cx.state, cx.session, &to).await {
+        return cx.error(FAMILY, ErrorCode::NotLoggedOn);
+    }
+    let sender = cx.session.user_info(unix_now());
+    // "Want events" (0x000B) goes on IM and MIME messages only (as Open OSCAR does): a
+    // rendezvous (chat invitation, file transfer) is relayed with its own TLVs (§8.4.2).
+    let want_events = matches!(im.channel, IcbmChannel::Im | IcbmChannel::Mime)
+        && cx
+            .session
+            .with_state(|s| s.icbm.is_some_and(|p| p.flags & param_flags::EVENTS_ALLOWED != 0));
+    let incoming = IncomingIm::relay(im, sender, want_events)?;
+    let delivered = cx
+        .state
+        .registry
+        .deliver(&to, encode_unsolicited(Message::Icbm(Icbm::IncomingIm(incoming))));
+    if delivered == 0 {
+        if im.channel != IcbmChannel::Im || !im.store_offline() {
+            return cx.error(FAMILY, ErrorCode::NotLoggedOn);
+        }
+        let message = OfflineMessage {
+            recipient: to,
+            sender: cx.session.screen_name().to_owned(),
+            sent_at: i64::from(unix_now()),
+            cookie: im.cookie.0,
+            channel: im.channel.value(),
+            tlvs: im
+                .tlvs
+                .without(&[flapjack_wire::family::icbm::tag::REQUEST_HOST_ACK])
+                .as_bytes()
+                .to_vec(),
+        };
+        match cx.state.store.store_offline_message(message).await {
+            Ok(()) => {}
+            Err(StoreError::NoSuchAccount(_)) => return cx.error(FAMILY, ErrorCode::NotLoggedOn),
+            Err(StoreError::QuotaExceeded(_)) => {
+                return cx.error_with_subcode(
+                    FAMILY,
+                    ErrorCode::NotLoggedOn,
+                    IcbmErrorSubcode::OfflineStoreFull.value(),
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storing an offline message failed");
+                return cx.error(FAMILY, ErrorCode::GeneralFailure);
+            }
+        }
+    }
+    if im.wants_ack() {
+        cx.reply(Message::Icbm(Icbm::HostAck(HostAck::for_im(im))))?;
+    }
+    Ok(())
+}
+
+/// Delivers the stored offline messages (0x0007 with TLVs 0x0006 and 0x0016), then the
+/// 0x0017 end marker when `requested` (an answer to 0x0010).
+async fn deliver_offline(cx: &Cx<'_>, requested: bool) -> Result<(), ServiceError> {
+    let messages = match cx.state.store.take_offline_messages(cx.session.normalized()).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "fetching offline messages failed");
+            Vec::new()
+        }
+    };
+    let me = screen_name_of(cx);
+    for m in messages {
+        let Ok(tlvs) = TlvBlock::from_raw(m.tlvs) else {
+            continue;
+        };
+        let sent = SendIm::new(IcbmCookie(m.cookie), IcbmChannel::from(m.channel), me.clone(), tlvs);
+        let sender_tlvs = UserInfoTlvs {
+            class: Some(class::AIM),
+            ..UserInfoTlvs::default()
+        }
+        .build()?;
+        let sender_name = ScreenName::new(m.sender.into_bytes()).unwrap_or_else(|_| ScreenName::empty());
+        let sender = UserInfo::new(sender_name, 0, sender_tlvs);
+        let sent_at = u32::try_from(m.sent_at).unwrap_or(0);
+        cx.notify(Message::Icbm(Icbm::IncomingIm(IncomingIm::offline(
+            &sent, sender, sent_at,
+        )?)))?;
+    }
+    if requested {
+        cx.reply(Message::Icbm(Icbm::OfflineDone))?;
+    }
+    Ok(())
+}
+
+/// At sign-on, clients that did not announce offline-message support (ICBM flag 0x0100, which
+/// makes them ask with 0x0010) get their stored messages pushed.
+pub async fn on_signed_on(cx: &Cx<'_>) -> Result<(), ServiceError> {
+    let will_ask = cx
+        .session
+        .with_state(|s| s.icbm.is_some_and(|p| p.flags & param_flags::OFFLINE_MSGS_ALLOWED != 0));
+    if will_ask {
+        return Ok(());
+    }
+    deliver_offline(cx, false).await
+}

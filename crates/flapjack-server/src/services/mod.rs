@@ -1,0 +1,223 @@
+//! Services: one module per SNAC family.
+//!
+//! The connection task decodes a SNAC, checks its rate class and that its family is served on
+//! this connection, then calls [`dispatch`] with a [`Cx`] (the server state, the session, the
+//! request id). Each family module exposes
+//!
+//! ```text
+//! pub const FAMILY: u16;      // the family id
+//! pub const VERSION: u16;     // the version announced in 0x0001/0x0018
+//! pub async fn handle(cx: &Cx<'_>, message: TheFamily<'_>) -> Result<(), ServiceError>;
+//! ```
+//!
+//! To add a family: write the module, add one arm to [`dispatch`], and list the family in
+//! [`families_for`] for the connections that serve it (that list feeds host online, host
+//! versions and the rate groups). Hooks for sign-on and sign-off fan-out (presence) are
+//! [`signed_on`] and [`signed_off`].
+
+pub mod buddy;
+pub mod chat;
+pub mod chat_nav;
+pub mod feedbag;
+pub mod icbm;
+pub mod locate;
+pub mod oservice;
+pub mod pd;
+pub mod presence;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use flapjack_wire::snac::{Message, SnacError};
+use flapjack_wire::{EncodeError, ErrorCode, Family, Snac};
+
+use crate::cookie::ServiceKind;
+use crate::server::ServerState;
+use crate::session::{PushError, Session, next_server_request_id};
+
+/// Why a service could not finish handling a SNAC; the connection ends.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The connection's own queue refused the reply.
+    #[error(transparent)]
+    Push(#[from] PushError),
+    /// A reply could not be encoded (a bug, or absurd input sizes).
+    #[error("encoding a reply: {0}")]
+    Encode(#[from] EncodeError),
+}
+
+/// What a service handler gets: the server, the session and the request being answered.
+#[derive(Debug)]
+pub struct Cx<'a> {
+    /// Shared server state (store, registry, config).
+    pub state: &'a Arc<ServerState>,
+    /// The session the SNAC came from.
+    pub session: &'a Arc<Session>,
+    /// What this connection is for.
+    pub service: &'a ServiceKind,
+    /// Families served on this connection.
+    pub families: &'a [u16],
+    /// The request id of the SNAC being handled.
+    pub request_id: u32,
+}
+
+impl Cx<'_> {
+    /// Sends `message` as the reply (same request id).
+    pub fn reply(&self, message: Message<'_>) -> Result<(), ServiceError> {
+        Ok(self.session.outbox().push_snac(&Snac::new(self.request_id, message))?)
+    }
+
+    /// Sends `message` unprompted (server request id).
+    pub fn notify(&self, message: Message<'_>) -> Result<(), ServiceError> {
+        Ok(self
+            .session
+            .outbox()
+            .push_snac(&Snac::new(next_server_request_id(), message))?)
+    }
+
+    /// Answers with the generic error SNAC of `family`.
+    pub fn error(&self, family: u16, code: ErrorCode) -> Result<(), ServiceError> {
+        self.reply(Message::Error {
+            family: Family::from(family),
+            error: SnacError::new(code),
+        })
+    }
+
+    /// Answers with the generic error SNAC of `family`, with a family-specific subcode.
+    pub fn error_with_subcode(&self, family: u16, code: ErrorCode, subcode: u16) -> Result<(), ServiceError> {
+        self.reply(Message::Error {
+            family: Family::from(family),
+            error: SnacError::with_subcode(code, subcode),
+        })
+    }
+}
+
+/// Now, Unix seconds (saturating into `u32`, as the protocol's time fields are).
+pub fn unix_now() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs().min(u64::from(u32::MAX)) as u32)
+        .unwrap_or(0)
+}
+
+/// The families served on a connection for `service`, in host-online order.
+pub fn families_for(service: &ServiceKind) -> &'static [u16] {
+    match service {
+        ServiceKind::Bos => &[
+            oservice::FAMILY,
+            locate::FAMILY,
+            buddy::FAMILY,
+            icbm::FAMILY,
+            pd::FAMILY,
+            feedbag::FAMILY,
+        ],
+        // The order Open OSCAR announces (and libpurple's capture shows).
+        ServiceKind::ChatRoom { .. } => &[oservice::FAMILY, chat::FAMILY],
+        ServiceKind::Family(chat_nav::FAMILY) => &[chat_nav::FAMILY, oservice::FAMILY],
+        // The other services are not served yet.
+        ServiceKind::Family(_) => &[oservice::FAMILY],
+    }
+}
+
+/// True when a connection presenting a cookie for `service` is served (others are closed at once).
+pub fn serves(service: &ServiceKind) -> bool {
+    matches!(
+        service,
+        ServiceKind::Bos | ServiceKind::ChatRoom { .. } | ServiceKind::Family(chat_nav::FAMILY)
+    )
+}
+
+/// The version of `family` announced in 0x0001/0x0018.
+pub fn host_version(family: u16) -> u16 {
+    match family {
+        oservice::FAMILY => oservice::VERSION,
+        icbm::FAMILY => icbm::VERSION,
+        locate::FAMILY => locate::VERSION,
+        buddy::FAMILY => buddy::VERSION,
+        pd::FAMILY => pd::VERSION,
+        feedbag::FAMILY => feedbag::VERSION,
+        _ => 1,
+    }
+}
+
+/// Routes a decoded SNAC of a served family to its module.
+pub async fn dispatch(cx: &Cx<'_>, snac: Snac<'_>) -> Result<(), ServiceError> {
+    match snac.message {
+        Message::Oservice(m) => {
+            // Idle and status changes are shown to watchers once OSERVICE has recorded them.
+            let announce = presence_fields(cx, &m);
+            oservice::handle(cx, m).await?;
+            if announce {
+                presence::status_changed(cx.state, cx.session);
+            }
+            Ok(())
+        }
+        Message::Icbm(m) => icbm::handle(cx, m).await,
+        Message::Locate(m) => locate::handle(cx, m).await,
+        Message::Buddy(m) => buddy::handle(cx, m).await,
+        Message::Pd(m) => pd::handle(cx, m).await,
+        Message::Feedbag(m) => feedbag::handle(cx, m).await,
+        Message::ChatNav(m) => chat_nav::handle(cx, m).await,
+        Message::Chat(m) => chat::handle(cx, m).await,
+        // A client reporting an error to us: nothing to answer.
+        Message::Error { family, error } => {
+            tracing::debug!(?family, code = ?error.code, "client sent an error SNAC");
+            Ok(())
+        }
+        other => cx.error(other.family(), ErrorCode::InvalidSnac),
+    }
+}
+
+/// For OSERVICE messages that change what watchers see (0x0011 idle, 0x001E status): records
+/// what OSERVICE itself does not keep (ICQ direct-connection info, the status-message BART
+/// list) and returns true so that the change is announced.
+fn presence_fields(cx: &Cx<'_>, m: &flapjack_wire::family::oservice::Oservice<'_>) -> bool {
+    use flapjack_wire::family::oservice::Oservice;
+    if !matches!(cx.service, ServiceKind::Bos) {
+        return false;
+    }
+    match m {
+        Oservice::SetIdle(_) => true,
+        Oservice::SetUserInfoFields(f) => {
+            let dc = f.tlvs.get(flapjack_wire::userinfo::tag::DC_INFO).map(<[u8]>::to_vec);
+            let bart = f.tlvs.get(flapjack_wire::userinfo::tag::BART_INFO).map(<[u8]>::to_vec);
+            cx.session.with_state(|s| {
+                if dc.is_some() {
+                    s.presence.dc_info = dc;
+                }
+                if bart.is_some() {
+                    s.presence.bart_info = bart;
+                }
+            });
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Called once when the client sends 0x0001/0x0002 (client ready) on a BOS connection. Presence
+/// (buddy arrival fan-out) hooks in here.
+pub async fn signed_on(cx: &Cx<'_>) -> Result<(), ServiceError> {
+    // Service connections (chat rooms, chat nav) have their own client-ready work, no presence.
+    match cx.service {
+        ServiceKind::Bos => {}
+        ServiceKind::ChatRoom { .. } => return chat::on_client_ready(cx).await,
+        ServiceKind::Family(chat_nav::FAMILY) => return chat_nav::on_client_ready(cx).await,
+        ServiceKind::Family(_) => return Ok(()),
+    }
+    presence::on_client_ready(cx.state, cx.session).await;
+    icbm::on_signed_on(cx).await
+}
+
+/// Called once when a BOS session ends (after it left the registry). Presence (departure
+/// fan-out) hooks in here.
+pub async fn signed_off(state: &Arc<ServerState>, session: &Arc<Session>) {
+    tracing::debug!(session = session.id(), "signed off");
+    presence::on_signed_off(state, session);
+    chat::on_bos_signed_off(state, session);
+}
+
+/// Called once when a service (non-BOS) connection ends: it leaves its chat room.
+pub async fn service_closed(state: &Arc<ServerState>, session: &Arc<Session>, service: &ServiceKind) {
+    chat::on_closed(state, session, service);
+}
