@@ -691,3 +691,28 @@ async fn healthz_and_metrics() {
         assert!(resp.body.lines().any(|l| l == line), "{line} in\n{}", resp.body);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_die_with_a_password_change_or_account_deletion() {
+    let server = start(config()).await;
+    let ep = http_endpoint(&server);
+    let url = ep.url(START_PATH);
+    let (login, key) = seed_login(&ep, "json").await;
+    let credentials =
+        flapjack_server::credentials::make_credentials(b"new password", &server.state().config.argon2, true).unwrap();
+    server.state().store.set_credentials("erin", credentials).await.unwrap();
+    let params = seed_params(&login.token.a, login.host_time);
+    assert_eq!(
+        start_session(&ep, &signed(&url, &params, &key)).await.codes(),
+        (401, Some(1014))
+    );
+
+    let login = login_ok(&ep, "devId=k&s=frank&pwd=frank%20pw").await;
+    let key = session_key(OTHER_PASSWORD.as_bytes(), login.session_secret.as_bytes());
+    assert!(server.state().store.delete_account("frank").await.unwrap());
+    let params = seed_params(&login.token.a, login.host_time);
+    assert_eq!(
+        start_session(&ep, &signed(&url, &params, &key)).await.codes(),
+        (401, Some(1014))
+    );
+}

@@ -7,6 +7,10 @@
 //!     /aim/startOSCARSession    token → session key → signature + ts check → BOS cookie
 //! ```
 //!
+//! TLS for the API is its own listener (`--https`, the server's certificate, ALPN `http/1.1`)
+//! rather than a switch on `--http`: one server can then serve plain HTTP to a local proxy or
+//! old client and HTTPS to everyone else, and the scheme a request came in on is never in doubt.
+//!
 //! The API answers every API-level error with HTTP 200 and an envelope status (§2.3,
 //! recommendation); only requests that are not API calls at all get HTTP errors (404 unknown
 //! path, 405 wrong method, 413 body too large). The plain and TLS listeners serve the same

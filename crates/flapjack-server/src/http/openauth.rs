@@ -11,7 +11,8 @@
 //! **`GET /aim/startOSCARSession`** reads the raw query (a literal `+` in `sig_sha256` stays a
 //! `+`), then: parameters (460 / 462), developer key (440), token (401 / 1014 unknown or
 //! expired), limiter (607), signature over the request's own URL and every public API URL
-//! (401 / 1014), `ts` within the window (400 / 1015 with `data.ts`), replay (401 / 1014). Success
+//! (401 / 1014), `ts` within the window (400 / 1015 with `data.ts`), the account still there with
+//! the password the token was minted under (401 / 1014), replay (401 / 1014). Success
 //! issues a one-time BOS cookie bound to the account and the TLS mode: with `useTLS=1` and a TLS
 //! OSCAR listener, the TLS BOS address, a TLS-only cookie and `tlsCertName`; otherwise the plain
 //! address and a plain-only cookie.
@@ -131,6 +132,12 @@ fn invalid_key() -> AuthError {
     AuthError::InvalidKey {
         status: StatusCode::InvalidKey,
     }
+}
+
+/// A digest of a stored password hash, to notice a password change without keeping the hash.
+fn credentials_tag(password_hash: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(password_hash.as_bytes()).into()
 }
 
 fn random_token<const N: usize>() -> Result<String, String> {
@@ -270,6 +277,7 @@ pub async fn client_login(State(api): State<Arc<Api>>, Extension(conn): Extensio
             normalized: account.normalized.clone(),
             screen_name: account.screen_name.clone(),
             session_key: key,
+            credentials_tag: credentials_tag(&account.credentials.password_hash),
             expires: now + ttl,
         },
         now,
@@ -374,6 +382,21 @@ pub async fn start_oscar_session(
             Ok(p) => p,
             Err(e) => return bad_request(&reply, &e),
         };
+    }
+    // The account must still exist with the password the token was minted under.
+    match api.state.store.account(&grant.normalized).await {
+        Ok(Some(account)) if credentials_tag(&account.credentials.password_hash) == grant.credentials_tag => {}
+        Ok(_) => {
+            api.tokens.revoke_account(&grant.normalized);
+            api.count(METHOD, LoginResult::Rejected);
+            tracing::info!(account = %grant.normalized, "startOSCARSession: account deleted or password changed since clientLogin");
+            return reply.error::<StartSessionData>(&AuthError::AuthenticationFailed);
+        }
+        Err(e) => {
+            api.count(METHOD, LoginResult::Error);
+            tracing::error!(error = %e, "startOSCARSession: store failed");
+            return reply.error::<StartSessionData>(&server_error("Server error"));
+        }
     }
     let replay_key = format!("{}\n{}", verified.url, canonical_query(&verified.params));
     if !api

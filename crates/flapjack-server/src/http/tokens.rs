@@ -25,6 +25,9 @@ pub struct TokenGrant {
     pub screen_name: String,
     /// The session key (Base64 text) the client signs with.
     pub session_key: String,
+    /// A digest of the account's stored password hash when the token was minted: a token
+    /// stops working once the password changes (or the account is deleted).
+    pub credentials_tag: [u8; 32],
     /// When the token stops being accepted.
     pub expires: Instant,
 }
@@ -35,6 +38,7 @@ impl std::fmt::Debug for TokenGrant {
             .field("normalized", &self.normalized)
             .field("screen_name", &self.screen_name)
             .field("session_key", &"<redacted>")
+            .field("credentials_tag", &"<redacted>")
             .field("expires", &self.expires)
             .finish()
     }
@@ -174,6 +178,7 @@ mod tests {
             normalized: name.into(),
             screen_name: name.into(),
             session_key: "k".into(),
+            credentials_tag: [0; 32],
             expires,
         }
     }
