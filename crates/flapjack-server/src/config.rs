@@ -32,6 +32,44 @@ impl LegacyLogins {
     }
 }
 
+/// What happens to an account's older BOS sessions when it signs on again (§10, login TLV
+/// 0x004A).
+///
+/// The client's flag comes from the BOS cookie hello (channel 1, as OpenAuth clients send it,
+/// §2.9) or else from the login that issued the cookie (BUCP 17/02 or the roasted channel-1
+/// login). 0x01 means "allow multiple sessions"; anything else (0x03 "single", 0x00 "old client
+/// without multi-connection support", or no flag at all) means single: those clients predate
+/// multiple logins, and AOL signed their older session off. Only the *new* sign-on's flag
+/// counts. Kicked sessions get a channel-4 frame with TLV 0x0009 = u16 0x0001 ("signed on
+/// from another location") and are closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MultiSession {
+    /// Follow the client's flag (the default).
+    #[default]
+    HonourClient,
+    /// Always allow several sessions, whatever the flag says.
+    Allow,
+    /// Always sign the older sessions off, whatever the flag says.
+    KickOlder,
+}
+
+impl MultiSession {
+    /// Whether a new BOS sign-on carrying the multi-connection flag `flag` signs the account's
+    /// older sessions off.
+    pub fn kicks_older(self, flag: Option<u8>) -> bool {
+        match self {
+            MultiSession::Allow => false,
+            MultiSession::KickOlder => true,
+            MultiSession::HonourClient => flag != Some(MULTI_CONN_ALLOW),
+        }
+    }
+}
+
+/// Login TLV 0x004A value: the client allows multiple sessions.
+pub const MULTI_CONN_ALLOW: u8 = 0x01;
+/// Login TLV 0x004A value: single session, sign the others off.
+pub const MULTI_CONN_SINGLE: u8 = 0x03;
+
 /// Everything the server is told at start.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -77,6 +115,10 @@ pub struct ServerConfig {
     pub http: crate::http::HttpSettings,
     /// Chat limits and public rooms.
     pub chat: crate::chat::ChatConfig,
+    /// Several sessions per account, or one (login TLV 0x004A, §10).
+    pub multi_session: MultiSession,
+    /// How warning levels fade (−1.0 % per interval; see [`crate::warning`]).
+    pub warning_decay: crate::warning::WarningDecay,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +144,8 @@ impl Default for ServerConfig {
             tls: crate::tls::TlsSettings::default(),
             http: crate::http::HttpSettings::default(),
             chat: crate::chat::ChatConfig::default(),
+            multi_session: MultiSession::HonourClient,
+            warning_decay: crate::warning::WarningDecay::default(),
         }
     }
 }
@@ -146,6 +190,18 @@ fn has_port(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_session_policy() {
+        let honour = MultiSession::HonourClient;
+        assert!(!honour.kicks_older(Some(MULTI_CONN_ALLOW)));
+        assert!(honour.kicks_older(Some(MULTI_CONN_SINGLE)));
+        assert!(honour.kicks_older(Some(0x00)));
+        assert!(honour.kicks_older(None));
+        assert!(!MultiSession::Allow.kicks_older(Some(MULTI_CONN_SINGLE)));
+        assert!(!MultiSession::Allow.kicks_older(None));
+        assert!(MultiSession::KickOlder.kicks_older(Some(MULTI_CONN_ALLOW)));
+    }
 
     #[test]
     fn bos_address_forms() {

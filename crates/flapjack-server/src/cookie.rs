@@ -68,6 +68,8 @@ pub enum CookieError {
 struct Entry {
     grant: Grant,
     expires: Instant,
+    /// The login's multi-connection flag (TLV 0x004A), if it sent one.
+    multi_conn: Option<u8>,
 }
 
 /// The in-memory cookie store.
@@ -108,6 +110,17 @@ impl CookieJar {
 
     /// Issues a fresh cookie for `grant`.
     pub fn issue(&self, grant: Grant, now: Instant) -> Result<Vec<u8>, CookieError> {
+        self.issue_with_multi_conn(grant, None, now)
+    }
+
+    /// Issues a fresh cookie for `grant` from a login that sent the multi-connection flag
+    /// `multi_conn` (TLV 0x004A), handed back by [`redeem_with_multi_conn`](Self::redeem_with_multi_conn).
+    pub fn issue_with_multi_conn(
+        &self,
+        grant: Grant,
+        multi_conn: Option<u8>,
+        now: Instant,
+    ) -> Result<Vec<u8>, CookieError> {
         let mut cookie = vec![0u8; COOKIE_LEN];
         random::fill(&mut cookie).map_err(|_| CookieError::Random)?;
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -120,6 +133,7 @@ impl CookieJar {
             Entry {
                 grant,
                 expires: now + self.ttl,
+                multi_conn,
             },
         );
         Ok(cookie)
@@ -128,6 +142,16 @@ impl CookieJar {
     /// Redeems `cookie` presented over a connection that is (`tls`) or is not TLS. The cookie
     /// is consumed whether or not it is accepted.
     pub fn redeem(&self, cookie: &[u8], tls: bool, now: Instant) -> Result<Grant, CookieError> {
+        self.redeem_with_multi_conn(cookie, tls, now).map(|(grant, _)| grant)
+    }
+
+    /// As [`redeem`](Self::redeem), also returning the multi-connection flag the login sent.
+    pub fn redeem_with_multi_conn(
+        &self,
+        cookie: &[u8],
+        tls: bool,
+        now: Instant,
+    ) -> Result<(Grant, Option<u8>), CookieError> {
         let entry = self
             .inner
             .lock()
@@ -141,7 +165,7 @@ impl CookieJar {
         if entry.grant.tls != tls {
             return Err(CookieError::WrongTransport);
         }
-        Ok(entry.grant)
+        Ok((entry.grant, entry.multi_conn))
     }
 
     /// Number of cookies held (expired ones included until the next sweep).
@@ -192,6 +216,22 @@ mod tests {
         assert_eq!(jar.redeem(&c, false, now), Err(CookieError::WrongTransport));
         // Refused cookies are consumed too.
         assert_eq!(jar.redeem(&c, true, now), Err(CookieError::Unknown));
+    }
+
+    #[test]
+    fn carries_the_login_multi_conn_flag() {
+        let jar = CookieJar::new(Duration::from_secs(60));
+        let now = Instant::now();
+        let c = jar.issue_with_multi_conn(grant(false), Some(3), now).unwrap();
+        assert_eq!(
+            jar.redeem_with_multi_conn(&c, false, now).unwrap(),
+            (grant(false), Some(3))
+        );
+        let c = jar.issue(grant(false), now).unwrap();
+        assert_eq!(
+            jar.redeem_with_multi_conn(&c, false, now).unwrap(),
+            (grant(false), None)
+        );
     }
 
     #[test]

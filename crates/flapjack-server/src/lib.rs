@@ -30,8 +30,9 @@ pub mod services;
 pub mod session;
 pub mod store;
 pub mod tls;
+pub mod warning;
 
-pub use config::{LegacyLogins, ServerConfig};
+pub use config::{LegacyLogins, MultiSession, ServerConfig};
 pub use server::{Server, ServerState};
 pub use store::Store;
 pub use store::sqlite::{SqliteOptions, SqliteStore};

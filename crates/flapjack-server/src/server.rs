@@ -35,6 +35,8 @@ pub struct ServerState {
     pub metrics: crate::metrics::Metrics,
     /// Chat rooms (live only).
     pub chat: crate::chat::ChatRooms,
+    /// Warn credits (who received IMs from whom) and the warning lock.
+    pub warnings: crate::warning::WarnTracker,
     oscar_port: OnceLock<u16>,
     /// The advertised TLS BOS address, set when the OSCAR TLS listener binds.
     tls_bos: OnceLock<String>,
@@ -75,6 +77,7 @@ impl ServerState {
             registry,
             metrics: crate::metrics::Metrics::new(),
             chat,
+            warnings: crate::warning::WarnTracker::new(),
             oscar_port: OnceLock::new(),
             tls_bos: OnceLock::new(),
             secret,

@@ -38,20 +38,37 @@ fn purple_login(test: &str, login: Login, enc: Encryption) {
         server
             .wait_signed_on("alice", Some(tls), SIGNON)
             .unwrap_or_else(|e| good.fail(&e));
-        if tls {
-            // The driver accepted our self-signed certificate at least once on the way.
-            good.wait("a `cert_accepted` event (TLS was used)", SIGNON, |e| {
-                event(e) == "cert_accepted"
+        // The names libpurple checked our self-signed certificate against (the driver accepts
+        // it): BUCP over TLS checks the login server as given (--server), then the hard-coded
+        // BOS name; clientLogin checks BOS against startOSCARSession's tlsCertName.
+        let cert_hosts: Vec<String> = match (tls, login) {
+            (false, _) => Vec::new(),
+            (true, Login::Md5) => vec!["127.0.0.1".into(), "bos.oscar.aol.com".into()],
+            (true, Login::ClientLogin) => vec![server.tls_cert_name()],
+        };
+        for host in &cert_hosts {
+            good.wait(&format!("`cert_accepted` for {host}"), SIGNON, |e| {
+                event(e) == "cert_accepted" && str_field(e, "host") == host
             });
         }
         if login == Login::ClientLogin {
             good.wait("an http_fetch of clientLogin", SIGNON, |e| {
                 event(e) == "http_fetch" && str_field(e, "url").contains("/auth/clientLogin")
             });
-            good.wait("an http_fetch of startOSCARSession", SIGNON, |e| {
-                event(e) == "http_fetch" && str_field(e, "url").contains("/aim/startOSCARSession")
-            });
+            let use_tls = if tls { "useTLS=1" } else { "useTLS=0" };
+            good.wait(
+                &format!("an http_fetch of startOSCARSession with {use_tls}"),
+                SIGNON,
+                |e| {
+                    event(e) == "http_fetch"
+                        && str_field(e, "url").contains("/aim/startOSCARSession")
+                        && str_field(e, "url").contains(use_tls)
+                },
+            );
         }
+        good.assert_absent("a certificate prompt on a plain connection", |e| {
+            !tls && event(e).starts_with("cert_")
+        });
     });
 
     checks.check("wrong password is refused", || {

@@ -8,7 +8,9 @@ mod interop;
 
 use std::time::{Duration, Instant};
 
-use interop::{Encryption, Login, Peer, Progress, SIGNON, STEP, TestServer, contains_ci, event, require, same_name, str_field};
+use interop::{
+    Encryption, Login, Peer, Progress, SIGNON, STEP, TestServer, contains_ci, event, require, same_name, str_field,
+};
 
 fn chat_joined(room: &str) -> impl Fn(&serde_json::Value) -> bool {
     let room = room.to_owned();

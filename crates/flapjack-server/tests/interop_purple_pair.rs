@@ -107,6 +107,10 @@ fn pair(test: &str, login: Login) {
             "bobby's away reply arrived without the auto-response flag (ICBM TLV 0x0004): {auto}"
         ));
     }
+    // libpurple fetches the away message itself (locate query) and shows it as the status text.
+    alice.wait("bobby's away message in his status", STEP, |e| {
+        buddy_state("bobby", true, Some(true))(e) && str_field(e, "message").contains("Gone fishing")
+    });
 
     p.step("bobby comes back");
     alice.discard_pending();
@@ -138,9 +142,22 @@ fn pair(test: &str, login: Login) {
     alice.send(&["join", "flapjacklounge"]);
     let joined = alice.wait("alice joins flapjacklounge", STEP, chat_joined("flapjacklounge"));
     let a_lounge = str_field(&joined, "room").to_owned();
+    // libpurple reports chat_joined when the chat connection is up, before the server's room
+    // info arrives (until then it refuses to send: "message is too large"); the member list
+    // with oneself comes with the room info.
+    alice.wait(
+        "alice in the lounge's member list",
+        STEP,
+        chat_member("flapjacklounge", "alice"),
+    );
     bobby.send(&["join", "flapjacklounge"]);
     let joined = bobby.wait("bobby joins flapjacklounge", STEP, chat_joined("flapjacklounge"));
     let b_lounge = str_field(&joined, "room").to_owned();
+    bobby.wait(
+        "bobby in the lounge's member list",
+        STEP,
+        chat_member("flapjacklounge", "bobby"),
+    );
     alice.wait(
         "bobby appears in the lounge",
         STEP,
@@ -168,6 +185,11 @@ fn pair(test: &str, login: Login) {
     alice.send(&["join", "flapjackparlor"]);
     let joined = alice.wait("alice joins flapjackparlor", STEP, chat_joined("flapjackparlor"));
     let a_parlor = str_field(&joined, "room").to_owned();
+    alice.wait(
+        "alice in the parlor's member list",
+        STEP,
+        chat_member("flapjackparlor", "alice"),
+    );
     alice.send(&["invite", &a_parlor, "bobby", "Join us in the parlor"]);
     let invite = bobby.wait("alice's chat invitation", STEP, |e| {
         event(e) == "chat_invite" && same_name(str_field(e, "from"), "alice")
@@ -184,6 +206,11 @@ fn pair(test: &str, login: Login) {
         chat_joined("flapjackparlor"),
     );
     let b_parlor = str_field(&joined, "room").to_owned();
+    bobby.wait(
+        "bobby in the parlor's member list",
+        STEP,
+        chat_member("flapjackparlor", "bobby"),
+    );
     alice.wait(
         "bobby appears in the parlor",
         STEP,
@@ -242,6 +269,12 @@ fn pair(test: &str, login: Login) {
         STEP,
         im_from("bobby", "Back in touch 5"),
     );
+    // The refused IM must not have been kept (offline storage) and delivered now.
+    alice.sync();
+    alice.assert_absent(
+        "the IM refused during the deny, delivered later",
+        im_from("bobby", "Can you hear me 4"),
+    );
 
     p.step("bobby signs off; alice sees him leave");
     alice.discard_pending();
@@ -250,6 +283,13 @@ fn pair(test: &str, login: Login) {
         other => bobby.fail(&format!("bobby's driver did not exit cleanly after quit: {other:?}")),
     }
     alice.wait("bobby's departure", STEP, buddy_state("bobby", false, None));
+    for room in ["flapjacklounge", "flapjackparlor"] {
+        alice.wait(&format!("bobby leaves {room}"), STEP, |e| {
+            event(e) == "chat_buddy_left"
+                && contains_ci(str_field(e, "room"), room)
+                && same_name(str_field(e, "name"), "bobby")
+        });
+    }
     server.wait_signed_off("bobby", STEP).unwrap_or_else(|e| alice.fail(&e));
     p.done();
 }

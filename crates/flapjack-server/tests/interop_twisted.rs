@@ -96,6 +96,9 @@ fn twisted_with_libpurple() {
     dave.discard_pending();
     carol.send(&["away", "Out to lunch"]);
     dave.wait("carol away", STEP, buddy_state("carol", true, Some(true)));
+    dave.wait("carol's away message in her status", STEP, |e| {
+        buddy_state("carol", true, Some(true))(e) && str_field(e, "message").contains("Out to lunch")
+    });
     carol.send(&["back"]);
     dave.wait("carol available again", STEP, buddy_state("carol", true, Some(false)));
 

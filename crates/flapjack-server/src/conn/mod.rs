@@ -189,7 +189,12 @@ impl Core {
                 let result = login::roasted_login(&self.state, self.peer.ip(), self.tls, &signon.tlvs).await;
                 Some(End::Goodbye(Bytes::from(result.tlvs.as_bytes().to_vec())))
             }
-            SignonKind::Cookie => self.begin_session(signon.cookie().unwrap_or_default()).await,
+            SignonKind::Cookie => {
+                // OpenAuth clients send the multi-connection flag with the cookie (§2.9).
+                let multi_conn = signon.tlvs.get_u8(flapjack_wire::flap::signon_tag::MULTI_CONN);
+                self.begin_session(signon.cookie().unwrap_or_default(), multi_conn)
+                    .await
+            }
         }
     }
 
@@ -228,14 +233,21 @@ impl Core {
         }
     }
 
-    async fn begin_session(&mut self, cookie: &[u8]) -> Option<End> {
-        let grant = match self.state.cookies.redeem(cookie, self.tls, Instant::now()) {
-            Ok(g) => g,
-            Err(e) => {
-                tracing::info!(error = %e, "cookie refused");
-                return Some(End::Goodbye(Bytes::new()));
-            }
-        };
+    /// Opens a session for a cookie presented with `hello_multi_conn` (TLV 0x004A on the
+    /// channel-1 frame, if any; it overrides the login's flag).
+    async fn begin_session(&mut self, cookie: &[u8], hello_multi_conn: Option<u8>) -> Option<End> {
+        let (grant, login_multi_conn) =
+            match self
+                .state
+                .cookies
+                .redeem_with_multi_conn(cookie, self.tls, Instant::now())
+            {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::info!(error = %e, "cookie refused");
+                    return Some(End::Goodbye(Bytes::new()));
+                }
+            };
         if !services::serves(&grant.service) {
             tracing::info!(service = ?grant.service, "service connections of this kind are not served yet");
             return Some(End::Goodbye(Bytes::new()));
@@ -261,10 +273,27 @@ impl Core {
             tls: self.tls,
         };
         let session = Session::new(info, self.outbox.clone(), account.warning);
+        let decay = self.state.config.warning_decay;
+        let since = u32::try_from(account.warning_updated).unwrap_or(0);
+        session.with_state(|s| s.set_warning(account.warning, since, decay));
         // The registry holds BOS sessions only: it routes IMs and presence. Service connections
         // (chat rooms, chat nav) are tracked by their services.
         if grant.service == ServiceKind::Bos {
-            self.state.registry.register(session.clone());
+            let multi_conn = hello_multi_conn.or(login_multi_conn);
+            if self.state.config.multi_session.kicks_older(multi_conn) {
+                // Single session (§10): the older sessions leave the registry now (so nothing
+                // more is routed to them) and are signed off with TLV 0x0009 = 1.
+                let older = self.state.registry.register_replacing(session.clone());
+                for old in &older {
+                    tracing::info!(
+                        session = old.id(),
+                        "signed on from another location; signing the older session off"
+                    );
+                    old.outbox().disconnect(Disconnect::SignedOnElsewhere);
+                }
+            } else {
+                self.state.registry.register(session.clone());
+            }
         }
         let families = services::families_for(&grant.service);
         self.phase = Phase::Session {

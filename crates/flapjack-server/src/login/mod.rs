@@ -105,7 +105,7 @@ pub async fn bucp_login(
     match verified {
         Some(kind) => {
             tracing::info!(account = %name, hash = ?kind, "BUCP login accepted");
-            success(state, &account, tls)
+            success(state, &account, tls, req.client_info().multi_conn)
         }
         None => {
             state.login_limiter.record_failure(&name, addr, now);
@@ -152,7 +152,7 @@ pub async fn roasted_login(
     match account {
         Some(a) if ok && known => {
             tracing::info!(account = %name, "roasted login accepted");
-            success(state, &a, tls)
+            success(state, &a, tls, tlvs.get_u8(signon_tag::MULTI_CONN))
         }
         Some(_) => {
             state.login_limiter.record_failure(&name, addr, now);
@@ -185,7 +185,9 @@ fn failure(shown: &[u8], error: LoginError) -> LoginResponse<'static> {
     })
 }
 
-fn success(state: &ServerState, account: &Account, tls: bool) -> LoginResponse<'static> {
+/// A successful login: a BOS cookie remembering the login's multi-connection flag (TLV
+/// 0x004A), which decides at BOS sign-on whether older sessions are signed off.
+fn success(state: &ServerState, account: &Account, tls: bool, multi_conn: Option<u8>) -> LoginResponse<'static> {
     state.login_limiter.record_success(&account.normalized);
     let grant = Grant {
         normalized: account.normalized.clone(),
@@ -193,7 +195,7 @@ fn success(state: &ServerState, account: &Account, tls: bool) -> LoginResponse<'
         tls,
         service: ServiceKind::Bos,
     };
-    let cookie = match state.cookies.issue(grant, Instant::now()) {
+    let cookie = match state.cookies.issue_with_multi_conn(grant, multi_conn, Instant::now()) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot issue a cookie");

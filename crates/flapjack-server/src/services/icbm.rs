@@ -7,13 +7,18 @@
 //! follows when the sender asked for one (TLV 0x0003).
 //!
 //! Permit/deny is checked before delivery ([`super::presence::may_message`]): a sender refused
-//! by either side gets "not logged on". Not here yet: warnings (0x0008), channel-2 proposal IP
-//! rewriting, missed calls.
+//! by either side gets "not logged on".
+//!
+//! Warnings (0x0008 → 0x0009, the victim gets 0x0001/0x0010): the rules and the arithmetic are
+//! in [`crate::warning`]. Every channel-1 IM delivered online earns its recipient a warn
+//! credit against the sender; a warning spends one. The new level is committed to the store
+//! before anyone is told. Not here yet: channel-2 proposal IP rewriting, missed calls.
 
 use bytes::Bytes;
 use flapjack_wire::family::icbm::{
-    HostAck, Icbm, IcbmChannel, IcbmErrorSubcode, IcbmParams, IncomingIm, SendIm, param_flags,
+    HostAck, Icbm, IcbmChannel, IcbmErrorSubcode, IcbmParams, IncomingIm, SendIm, WarnMode, param_flags,
 };
+use flapjack_wire::family::oservice::{EvilNotification, Oservice};
 use flapjack_wire::snac::Message;
 use flapjack_wire::types::normalize_screen_name;
 use flapjack_wire::userinfo::{UserInfo, UserInfoTlvs, class};
@@ -76,7 +81,7 @@ pub async fn handle(cx: &Cx<'_>, message: Icbm<'_>) -> Result<(), ServiceError> 
                 .deliver(&to, encode_unsolicited(Message::Icbm(Icbm::ClientError(e))));
             Ok(())
         }
-        Icbm::WarnRequest { .. } => cx.error(FAMILY, ErrorCode::NotSupportedByHost),
+        Icbm::WarnRequest { mode, screen_name } => warn(cx, mode, &screen_name).await,
         _ => cx.error(FAMILY, ErrorCode::InvalidSnac),
     }
 }
@@ -108,6 +113,12 @@ async fn send_im(cx: &Cx<'_>, im: &SendIm<'_>) -> Result<(), ServiceError> {
         .state
         .registry
         .deliver(&to, encode_unsolicited(Message::Icbm(Icbm::IncomingIm(incoming))));
+    if delivered > 0 && im.channel == IcbmChannel::Im {
+        // The recipient may now warn the sender (AOL's rule, crate::warning).
+        cx.state
+            .warnings
+            .record_im(cx.session.normalized(), &to, std::time::Instant::now());
+    }
     if delivered == 0 {
         if im.channel != IcbmChannel::Im || !im.store_offline() {
             return cx.error(FAMILY, ErrorCode::NotLoggedOn);
@@ -144,6 +155,84 @@ async fn send_im(cx: &Cx<'_>, im: &SendIm<'_>) -> Result<(), ServiceError> {
         cx.reply(Message::Icbm(Icbm::HostAck(HostAck::for_im(im))))?;
     }
     Ok(())
+}
+
+/// Answers a warn request (0x0008) with 0x0009 (delta applied, new level), or an error:
+/// 0x08 for warning yourself, 0x04 "not logged on" when the victim is offline or either side
+/// blocks the other, 0x0D "request denied" for bots, a victim at 100 %, or a warner holding
+/// no credit against the victim (no IM received from them recently). The victim's sessions get
+/// 0x0001/0x0010 with the new level and, unless anonymous, the warner's user info; its
+/// watchers see the new level in a fresh arrival.
+async fn warn(cx: &Cx<'_>, mode: WarnMode, screen_name: &ScreenName<'_>) -> Result<(), ServiceError> {
+    let warner = cx.session.normalized();
+    let victim = normalize_screen_name(screen_name.as_bytes());
+    if victim == warner {
+        return cx.error(FAMILY, ErrorCode::NotSupportedByHost);
+    }
+    let online: Vec<_> = cx
+        .state
+        .registry
+        .sessions(&victim)
+        .into_iter()
+        .filter(|s| s.is_ready())
+        .collect();
+    if online.is_empty() || !super::presence::may_reach_online(cx.state, cx.session, &victim) {
+        return cx.error(FAMILY, ErrorCode::NotLoggedOn);
+    }
+    if online.iter().any(|s| s.info().bot) {
+        return cx.error(FAMILY, ErrorCode::RequestDenied);
+    }
+    let tracker = &cx.state.warnings;
+    // One warning at a time: the read-modify-write of the level below must not interleave.
+    let _serial = tracker.serialize().await;
+    let started = std::time::Instant::now();
+    if !tracker.has_credit(warner, &victim, started) {
+        tracing::info!(victim = %victim, "warning refused: no IM received from the victim recently");
+        return cx.error(FAMILY, ErrorCode::RequestDenied);
+    }
+    let account = match cx.state.store.account(&victim).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return cx.error(FAMILY, ErrorCode::NotLoggedOn),
+        Err(e) => {
+            tracing::error!(error = %e, "reading a warning level failed");
+            return cx.error(FAMILY, ErrorCode::GeneralFailure);
+        }
+    };
+    let now = unix_now();
+    let decay = cx.state.config.warning_decay;
+    let since = u32::try_from(account.warning_updated).unwrap_or(0);
+    let current = decay.apply(account.warning, since, now);
+    let anonymous = mode == WarnMode::Anonymous;
+    let (delta, level) = crate::warning::raise(current, crate::warning::delta_for(anonymous));
+    if delta == 0 {
+        return cx.error(FAMILY, ErrorCode::RequestDenied);
+    }
+    if let Err(e) = cx.state.store.set_warning_at(&victim, level, i64::from(now)).await {
+        tracing::error!(error = %e, "storing a warning level failed");
+        return cx.error(FAMILY, ErrorCode::GeneralFailure);
+    }
+    // Committed: spend the credit, update the live sessions, tell everyone.
+    tracker.spend(warner, &victim, started);
+    let sessions = cx.state.registry.sessions(&victim);
+    for s in &sessions {
+        s.with_state(|st| st.set_warning(level, now, decay));
+    }
+    tracing::info!(victim = %victim, delta, level, anonymous, "warned");
+    let notice = EvilNotification {
+        level,
+        warner: (!anonymous).then(|| cx.session.user_info(now)),
+    };
+    cx.state.registry.deliver(
+        &victim,
+        encode_unsolicited(Message::Oservice(Oservice::EvilNotification(notice))),
+    );
+    if let Some(s) = sessions.iter().find(|s| s.is_ready()) {
+        super::presence::status_changed(cx.state, s);
+    }
+    cx.reply(Message::Icbm(Icbm::WarnReply {
+        delta,
+        new_level: level,
+    }))
 }
 
 /// Delivers the stored offline messages (0x0007 with TLVs 0x0006 and 0x0016), then the

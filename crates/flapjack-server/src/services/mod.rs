@@ -13,7 +13,8 @@
 //! To add a family: write the module, add one arm to [`dispatch`], and list the family in
 //! [`families_for`] for the connections that serve it (that list feeds host online, host
 //! versions and the rate groups). Hooks for sign-on and sign-off fan-out (presence) are
-//! [`signed_on`] and [`signed_off`].
+//! [`signed_on`] and [`signed_off`]; service connections (chat, chat nav) end through
+//! [`service_closed`], and [`serves`] says which cookies' services are served at all.
 
 pub mod buddy;
 pub mod chat;
@@ -195,8 +196,9 @@ fn presence_fields(cx: &Cx<'_>, m: &flapjack_wire::family::oservice::Oservice<'_
     }
 }
 
-/// Called once when the client sends 0x0001/0x0002 (client ready) on a BOS connection. Presence
-/// (buddy arrival fan-out) hooks in here.
+/// Called once when the client sends 0x0001/0x0002 (client ready). On a BOS connection presence
+/// (buddy arrival fan-out) hooks in here; a chat connection joins its room, a chat-nav one is
+/// indexed under its account.
 pub async fn signed_on(cx: &Cx<'_>) -> Result<(), ServiceError> {
     // Service connections (chat rooms, chat nav) have their own client-ready work, no presence.
     match cx.service {

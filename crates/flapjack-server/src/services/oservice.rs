@@ -80,8 +80,8 @@ pub async fn handle(cx: &Cx<'_>, message: Oservice<'_>) -> Result<(), ServiceErr
             }
             Ok(())
         }
-        // Redirects to other services (chat, chat navigation, BART, …) are not served yet.
-        // Redirects are handed out on BOS only.
+        // Redirects are handed out on BOS only; CHAT_NAV and CHAT are served (BART, ALERT, … not
+        // yet).
         Oservice::ServiceRequest(req) if *cx.service == ServiceKind::Bos => match req.family.value() {
             super::chat_nav::FAMILY => super::chat_nav::service_request(cx, &req),
             super::chat::FAMILY => super::chat::service_request(cx, &req),

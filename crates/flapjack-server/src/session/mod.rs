@@ -159,8 +159,13 @@ pub fn next_server_request_id() -> u32 {
 /// fields here as they need them.
 #[derive(Debug, Clone, Default)]
 pub struct SessionState {
-    /// Warning level, tenths of a percent.
+    /// Warning level, tenths of a percent, as of `warning_since` (read it decayed with
+    /// [`SessionState::current_warning`]).
     pub warning: u16,
+    /// When `warning` was set, Unix seconds.
+    pub warning_since: u32,
+    /// How `warning` fades (none unless the server sets it at sign-on).
+    pub warning_decay: crate::warning::WarningDecay,
     /// Status word (user-info TLV 0x0006).
     pub status: Option<u32>,
     /// Away (user class flag 0x0020).
@@ -173,6 +178,20 @@ pub struct SessionState {
     pub client_versions: Vec<(u16, u16)>,
     /// Presence: watched buddies, permit/deny settings, profile, away message, capabilities.
     pub presence: PresenceState,
+}
+
+impl SessionState {
+    /// The warning level at `now` (Unix seconds), decayed (see [`crate::warning`]).
+    pub fn current_warning(&self, now: u32) -> u16 {
+        self.warning_decay.apply(self.warning, self.warning_since, now)
+    }
+
+    /// Records a warning level set at `since` (Unix seconds) that fades with `decay`.
+    pub fn set_warning(&mut self, level: u16, since: u32, decay: crate::warning::WarningDecay) {
+        self.warning = level;
+        self.warning_since = since;
+        self.warning_decay = decay;
+    }
 }
 
 /// Fixed facts about a session's account.
@@ -295,7 +314,7 @@ impl Session {
                     .build()
                     .unwrap_or(base)
             };
-            (st.warning, tlvs)
+            (st.current_warning(now), tlvs)
         });
         let name = ScreenName::new(self.info.screen_name.clone().into_bytes()).unwrap_or_else(|_| ScreenName::empty());
         UserInfo::new(name, warning, tlvs)
@@ -319,6 +338,17 @@ pub trait Registry: Send + Sync + 'static {
     fn register(&self, session: Arc<Session>);
     /// Removes a session (by id); unknown sessions are ignored.
     fn unregister(&self, session: &Session);
+    /// Adds `session` and removes every other session of its account, returning them (the
+    /// caller signs them off: a single-session sign-on, §10). Implementations should do this
+    /// atomically, so that of two concurrent single-session sign-ons only one survives.
+    fn register_replacing(&self, session: Arc<Session>) -> Vec<Arc<Session>> {
+        let older = self.sessions(session.normalized());
+        for s in &older {
+            self.unregister(s);
+        }
+        self.register(session);
+        older
+    }
     /// The live sessions of an account (signed on or still signing on).
     fn sessions(&self, normalized: &str) -> Vec<Arc<Session>>;
     /// Pushes an encoded SNAC onto the queue of every *signed-on* session of `normalized`;

@@ -180,6 +180,51 @@ mod tests {
     }
 
     #[test]
+    fn user_info_block() {
+        use crate::session::{Outbox, Session, SessionInfo};
+        use flapjack_wire::userinfo::class;
+
+        let (outbox, _rx) = Outbox::new(4);
+        let info = SessionInfo {
+            screen_name: "Robo Bot".into(),
+            normalized: "robobot".into(),
+            created_at: 1_000,
+            signon_time: 2_000,
+            bot: true,
+            tls: false,
+        };
+        let session = Session::new(info, outbox, 150);
+        session.with_state(|s| {
+            s.away = true;
+            s.idle_since = Some(2_000);
+            s.status = Some(0x0002_0000);
+            s.presence.capabilities = vec![Capability::CHAT];
+            s.presence.bart_info = Some(vec![0, 2, 4, 0]);
+        });
+        let u = session.user_info(2_000 + 25 * 60);
+        assert_eq!(u.screen_name.as_bytes(), b"Robo Bot");
+        assert_eq!(u.warning, 150);
+        assert_eq!(u.class(), class::AIM | class::BOT | class::AWAY);
+        assert_eq!(u.idle_minutes(), Some(25));
+        assert_eq!(u.signon_time(), Some(2_000));
+        assert_eq!(u.status(), Some(0x0002_0000));
+        assert_eq!(u.capabilities(), vec![Capability::CHAT]);
+        assert_eq!(u.tlvs.get(0x001D), Some(&[0u8, 2, 4, 0][..]));
+        // Twisted unpacks these with fixed sizes.
+        for (tag, len) in [
+            (0x0001, 2),
+            (0x0003, 4),
+            (0x0004, 2),
+            (0x0005, 4),
+            (0x0006, 4),
+            (0x000F, 4),
+        ] {
+            assert_eq!(u.tlvs.get(tag).map(<[u8]>::len), Some(len), "TLV {tag:#06x}");
+        }
+        assert_eq!(session.base_class(), class::AIM | class::BOT);
+    }
+
+    #[test]
     fn changed_names() {
         let a = Privacy::default();
         let mut b = a.clone();

@@ -70,6 +70,18 @@ impl Registry for LocalRegistry {
         }
     }
 
+    fn register_replacing(&self, session: Arc<Session>) -> Vec<Arc<Session>> {
+        // One write lock: two concurrent single-session sign-ons cannot both survive.
+        let mut shard = self
+            .shard(session.normalized())
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        let list = shard.entry(session.normalized().to_owned()).or_default();
+        let older = std::mem::take(list);
+        list.push(session);
+        older
+    }
+
     fn sessions(&self, normalized: &str) -> Vec<Arc<Session>> {
         self.shard(normalized)
             .read()
@@ -191,6 +203,28 @@ mod tests {
         reg.unregister(&a3);
         assert!(reg.is_empty());
         assert!(reg.sessions("bob").is_empty());
+    }
+
+    #[test]
+    fn register_replacing_takes_the_older_sessions_out() {
+        let reg = LocalRegistry::new();
+        let (a1, _r1) = session("Bob", 4);
+        let (a2, _r2) = session("Bob", 4);
+        let (a3, _r3) = session("Bob", 4);
+        let (other, _ro) = session("Carol", 4);
+        reg.register(a1.clone());
+        reg.register(a2.clone());
+        reg.register(other.clone());
+        let mut older: Vec<u64> = reg.register_replacing(a3.clone()).iter().map(|s| s.id()).collect();
+        older.sort();
+        assert_eq!(older, vec![a1.id(), a2.id()]);
+        let now: Vec<u64> = reg.sessions("bob").iter().map(|s| s.id()).collect();
+        assert_eq!(now, vec![a3.id()]);
+        assert_eq!(reg.sessions("carol").len(), 1);
+        // Unregistering a replaced session later (its connection closing) is harmless.
+        reg.unregister(&a1);
+        assert_eq!(reg.len(), 2);
+        assert!(reg.register_replacing(session("Dave", 4).0).is_empty());
     }
 
     #[test]

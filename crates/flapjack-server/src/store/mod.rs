@@ -99,10 +99,13 @@ pub struct Account {
     pub bot: bool,
     /// Creation time, Unix seconds.
     pub created_at: i64,
-    /// Warning level, tenths of a percent (0..=1000).
+    /// Warning level, tenths of a percent (0..=1000), as set at `warning_updated` (it decays
+    /// from then: [`crate::warning::WarningDecay::apply`]).
     pub warning: u16,
     /// Permit/deny mode ([`pd_mode`]).
     pub pd_mode: u8,
+    /// When the warning level was last set, Unix seconds (0: never).
+    pub warning_updated: i64,
 }
 
 /// One feedbag (server-stored buddy list) item, in the store's own form.
@@ -208,8 +211,14 @@ pub trait Store: Send + Sync + 'static {
     /// Returns and deletes the recipient's offline messages, oldest first.
     fn take_offline_messages(&self, name: &str) -> StoreFuture<'_, Vec<OfflineMessage>>;
 
-    /// Sets the warning level (tenths of a percent).
+    /// Sets the warning level (tenths of a percent), stamped now.
     fn set_warning(&self, name: &str, level: u16) -> StoreFuture<'_, ()>;
+    /// Sets the warning level (tenths of a percent) as of `at` (Unix seconds), the time its
+    /// decay runs from. Resolves once durable. The default ignores `at` (stamps now).
+    fn set_warning_at(&self, name: &str, level: u16, at: i64) -> StoreFuture<'_, ()> {
+        let _ = at;
+        self.set_warning(name, level)
+    }
     /// The persisted profile, if any.
     fn profile(&self, name: &str) -> StoreFuture<'_, Option<Profile>>;
     /// Persists the profile.

@@ -72,6 +72,10 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX feedbag_items_by_class ON feedbag_items(account_id, class_id, group_id, item_id);
     "#,
+    // 3: when the warning level was last set (it decays from then, applied on read).
+    r#"
+    ALTER TABLE accounts ADD COLUMN warning_updated INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Options for [`SqliteStore::open`].
@@ -223,7 +227,7 @@ impl Drop for SqliteStore {
 }
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.screen_name, a.normalized, a.password_hash, a.bot, a.created_at, a.warning, \
-     a.pd_mode, m.auth_key, m.strong, m.weak";
+     a.pd_mode, m.auth_key, m.strong, m.weak, a.warning_updated";
 
 fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
     let auth_key: Option<String> = r.get(8)?;
@@ -248,6 +252,7 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
         created_at: r.get(5)?,
         warning: r.get::<_, i64>(6)?.clamp(0, 1000) as u16,
         pd_mode: r.get::<_, i64>(7)?.clamp(0, 255) as u8,
+        warning_updated: r.get(11)?,
     })
 }
 
@@ -628,14 +633,22 @@ impl Store for SqliteStore {
     }
 
     fn set_warning(&self, name: &str, level: u16) -> StoreFuture<'_, ()> {
+        self.set_warning_at(name, level, now())
+    }
+
+    fn set_warning_at(&self, name: &str, level: u16, at: i64) -> StoreFuture<'_, ()> {
         let name = name.to_owned();
         self.call(move |conn, _| {
-            update_account(
-                conn,
-                &name,
-                "UPDATE accounts SET warning = ?2 WHERE normalized = ?1",
-                i64::from(level.min(1000)),
-            )
+            let n = conn
+                .execute(
+                    "UPDATE accounts SET warning = ?2, warning_updated = ?3 WHERE normalized = ?1",
+                    params![name, i64::from(level.min(1000)), at],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NoSuchAccount(name));
+            }
+            Ok(())
         })
     }
 

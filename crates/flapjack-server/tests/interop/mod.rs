@@ -406,6 +406,18 @@ impl TestServer {
         self.rt.as_ref().expect("runtime").block_on(f)
     }
 
+    /// The name clients verify the TLS certificate against (startOSCARSession's
+    /// `tlsCertName`).
+    pub fn tls_cert_name(&self) -> String {
+        let server = self.server.as_ref().expect("server running");
+        server
+            .frontends()
+            .tls()
+            .expect("TLS material loaded")
+            .cert_name()
+            .to_owned()
+    }
+
     /// `http://127.0.0.1:PORT`, the driver's `--api-base`.
     pub fn api_base(&self) -> String {
         format!("http://{}", self.http)
@@ -763,7 +775,8 @@ impl Driver {
     fn is_terminal(&self, e: &Value) -> bool {
         let ev = event(e);
         match ev {
-            "fatal" | "exiting" | "command_error" | "signed_off" => true,
+            // An error the wait does not expect (the waits that expect one match it first).
+            "fatal" | "exiting" | "command_error" | "signed_off" | "im_error" | "chat_error" => true,
             "connection_error" => self.kind == Peer::Purple,
             "error" => {
                 self.kind == Peer::Twisted
