@@ -248,18 +248,6 @@ pub struct FeedbagItem<'a> {
     pub attrs: TlvBlock<'a>,
 }
 
-/// What an attribute of fixed layout is called in errors, and whether `len` fits it.
-fn attr_layout(tag: u16, len: usize) -> Option<(&'static str, bool)> {
-    match tag {
-        tag::ORDER => Some(("feedbag order attribute", len.is_multiple_of(2))),
-        tag::PD_MODE => Some(("feedbag PD mode attribute", len == 1)),
-        tag::BUDDY_PREFS => Some(("feedbag buddy prefs attribute", len == 4)),
-        tag::PD_MASK => Some(("feedbag PD mask attribute", len == 4)),
-        tag::PD_FLAGS => Some(("feedbag PD flags attribute", len == 4)),
-        _ => None,
-    }
-}
-
 /// Encodes a slice of ids as concatenated big-endian `u16`s.
 fn u16_array(ids: &[u16]) -> Vec<u8> {
     let mut v = Vec::with_capacity(ids.len().saturating_mul(2));
@@ -412,21 +400,17 @@ impl<'a> FeedbagItem<'a> {
         }
     }
 
-    /// Decodes one item, checking the layout of the attributes with a fixed size.
+    /// Decodes one item.
     pub fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         let name = Str16::decode(r)?;
         let group_id = r.u16("feedbag group id")?;
         let item_id = r.u16("feedbag item id")?;
         let class = ItemClass::from(r.u16("feedbag class id")?);
+        // Attributes are kept as sent, whatever their length: the typed accessors
+        // answer `None` for a fixed-size attribute of the wrong size, so a client's
+        // odd attribute never makes a whole insert or reply undecodable, and every
+        // item a constructor can build decodes again.
         let attrs = TlvBlock::decode_length_prefixed(r)?;
-        for t in attrs.iter() {
-            if let Some((what, false)) = attr_layout(t.tag, t.value.len()) {
-                return Err(DecodeError::BadLength {
-                    what,
-                    len: t.value.len(),
-                });
-            }
-        }
         Ok(Self {
             name,
             group_id,
@@ -1641,14 +1625,24 @@ mod tests {
         assert!(matches!(e, DecodeError::TlvOverrun { tag: 0x00CA, .. }), "{e:?}");
         // item name longer than the body
         assert!(decode_body(subtype::DELETE_ITEM, &hex("00 09 61 6C 69 63 65")).is_err());
-        // PD mode of two bytes, order list of odd length, PD mask of two bytes
-        for bad in [
+        // PD mode of two bytes, order list of odd length, PD mask of two bytes: kept as sent,
+        // re-encoded identically, and the typed accessors refuse to read them.
+        for odd in [
             "00 00 00 00 00 01 00 04 00 06 00 CA 00 02 00 01",
             "00 00 00 00 00 00 00 01 00 05 00 C8 00 01 01",
             "00 00 00 00 00 01 00 04 00 06 00 CB 00 02 00 01",
         ] {
-            let e = decode_body(subtype::UPDATE_ITEM, &hex(bad)).unwrap_err();
-            assert!(matches!(e, DecodeError::BadLength { .. }), "{e:?}");
+            let bytes = hex(odd);
+            let m = decode_body(subtype::UPDATE_ITEM, &bytes).unwrap();
+            let Feedbag::UpdateItem(list) = &m else {
+                panic!("update expected: {m:?}")
+            };
+            let item = list.iter().next().unwrap();
+            assert_eq!(item.pd_mode(), None);
+            assert_eq!(item.pd_mask(), None);
+            let mut out = Vec::new();
+            m.encode(&mut out);
+            assert_eq!(out, bytes);
         }
         // reply whose count says 2 but holds 1 item before the time
         let e = decode_body(
@@ -1691,9 +1685,7 @@ mod tests {
 
     fn arb_item() -> impl Strategy<Value = FeedbagItem<'static>> {
         let attr = prop_oneof![
-            (any::<u16>(), arb_bytes(12)).prop_filter_map("free-form tag", |(t, v)| {
-                attr_layout(t, v.len()).is_none().then_some((t, v))
-            }),
+            (any::<u16>(), arb_bytes(12)),
             proptest::collection::vec(any::<u16>(), 0..6).prop_map(|ids| (tag::ORDER, u16_array(&ids))),
             any::<u8>().prop_map(|m| (tag::PD_MODE, vec![m])),
             any::<u32>().prop_map(|v| (tag::PD_MASK, v.to_be_bytes().to_vec())),
