@@ -96,9 +96,14 @@ fn twisted_with_libpurple() {
     dave.discard_pending();
     carol.send(&["away", "Out to lunch"]);
     dave.wait("carol away", STEP, buddy_state("carol", true, Some(true)));
-    dave.wait("carol's away message in her status", STEP, |e| {
-        buddy_state("carol", true, Some(true))(e) && str_field(e, "message").contains("Out to lunch")
+    // Twisted's away message lives in LOCATE only (no status text): libpurple's info shows it.
+    dave.send(&["info", "carol"]);
+    let info = dave.wait("user_info for carol", STEP, |e| {
+        event(e) == "user_info" && same_name(str_field(e, "name"), "carol")
     });
+    if !str_field(&info, "plain").contains("Out to lunch") {
+        dave.fail(&format!("carol's away message is not in dave's user_info: {info}"));
+    }
     carol.send(&["back"]);
     dave.wait("carol available again", STEP, buddy_state("carol", true, Some(false)));
 
