@@ -145,7 +145,7 @@ impl Default for ServerConfig {
             http: crate::http::HttpSettings::default(),
             chat: crate::chat::ChatConfig::default(),
             multi_session: MultiSession::HonourClient,
-            warning_decay: crate::warning::WarningDecay::default(),
+            warning_decay: crate::warning::WarningDecay::standard(),
         }
     }
 }

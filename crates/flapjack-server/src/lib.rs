@@ -1,17 +1,24 @@
 //! # flapjack-server
 //!
-//! The OSCAR server: one TCP listener for logins (BUCP and roasted) and for BOS / service
-//! connections, per-connection tasks, a session registry, services (one module per SNAC family)
-//! and the durable store.
+//! The OSCAR server: a plain OSCAR listener and, when configured, an OSCAR TLS listener (both for
+//! logins, BOS and service connections), the HTTP(S) OpenAuth API, per-connection tasks, a
+//! session registry, services (one module per SNAC family), chat rooms and the durable store.
 //!
 //! ```text
-//! listener ──accept──▶ conn task ──frames──▶ login (BUCP / roasted)  → cookie jar
-//!                                  └─────▶ session (cookie) ─SNAC─▶ services::dispatch ─▶ registry / store
-//! writer task ◀── bounded outbound queue ◀── services, other sessions (via the registry)
+//! OSCAR listener ─┐            channel 1, no cookie ─▶ login (BUCP / roasted) ─▶ cookie jar ◀┐
+//! TLS listener ───┴─accept─▶ conn task                                                       │
+//!                              │  channel 1, cookie ──▶ Session, added to the registry       │
+//!                              │  channel 2, SNAC ────▶ rate classes ─▶ services::dispatch   │
+//!                              │                          ─▶ registry / store / chat rooms   │
+//!                              ▼                                                             │
+//!                        writer task ◀── bounded outbound queue ◀── services, other sessions │
+//!                                                                                            │
+//! HTTP(S) API ─▶ clientLogin (token) ─▶ startOSCARSession (signed) ──────────────────────────┘
+//!                /healthz, /metrics
 //! ```
 //!
-//! Tokio appears only at the edges (listener, connection and writer tasks); the store runs its
-//! blocking SQLite calls on its own thread.
+//! Tokio appears only at the edges (listeners, connection and writer tasks); the store runs its
+//! blocking SQLite calls on its own thread. `docs/DESIGN.md` walks through one IM.
 
 pub mod chat;
 pub mod config;

@@ -7,12 +7,17 @@
 //! | metric | type | who updates it |
 //! |---|---|---|
 //! | `flapjack_sessions_online` | gauge | [`Metrics::session_started`] / [`Metrics::session_ended`] at registry (un)register |
-//! | `flapjack_logins_total{method,result}` | counter | [`Metrics::login`] after every login attempt (OpenAuth, BUCP, roasted) |
+//! | `flapjack_logins_total{method,result}` | counter | [`Metrics::login`] after every login attempt (OpenAuth, BUCP, roasted) and every cookie presented on channel 1 |
 //! | `flapjack_ims_relayed_total` | counter | the ICBM service, per IM delivered to a live session |
 //! | `flapjack_offline_messages_stored_total` | counter | the ICBM service, per IM stored for an offline recipient |
 //! | `flapjack_rate_limited_total` | counter | SNACs dropped or connections ended by rate classes, and logins refused by the failed-login limiter |
+//! | `flapjack_rate_class_events_total{event}` | counter | [`Metrics::rate_event`] where the connection task checks rate classes: warn, limit, dropped, disconnect |
 //! | `flapjack_connections_refused_total` | counter | connections refused at accept (per-address cap, HTTP connection cap, failed TLS handshakes) |
 //! | `flapjack_openauth_tokens` | gauge | set by the HTTP module: live OpenAuth tokens |
+//!
+//! Wrong passwords and unknown accounts share the `rejected` result on purpose: `/metrics` is
+//! served on the public OpenAuth listener, and separate counters would tell anyone watching
+//! them whether the account they just tried exists (the login paths go to some length not to).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -28,14 +33,18 @@ pub enum LoginMethod {
     Bucp,
     /// Roasted-password channel-1 login.
     Roasted,
+    /// A login cookie presented on channel 1: the BOS sign-on that ends every BUCP, roasted
+    /// and OpenAuth login, and service connections (chat rooms).
+    Cookie,
 }
 
 impl LoginMethod {
-    const ALL: [LoginMethod; 4] = [
+    const ALL: [LoginMethod; 5] = [
         LoginMethod::ClientLogin,
         LoginMethod::StartOscarSession,
         LoginMethod::Bucp,
         LoginMethod::Roasted,
+        LoginMethod::Cookie,
     ];
 
     /// The `method` label value.
@@ -45,6 +54,7 @@ impl LoginMethod {
             LoginMethod::StartOscarSession => "startoscarsession",
             LoginMethod::Bucp => "bucp",
             LoginMethod::Roasted => "roasted",
+            LoginMethod::Cookie => "cookie",
         }
     }
 
@@ -58,23 +68,28 @@ impl LoginMethod {
 pub enum LoginResult {
     /// Accepted (a token or a cookie was issued).
     Success,
-    /// Wrong password, unknown account, bad or unknown token, bad signature.
+    /// Wrong password, unknown account, bad or unknown token, bad signature; an unknown, used,
+    /// expired or wrong-transport cookie, or one for a deleted account.
     Rejected,
     /// Refused by the failed-login limiter before any check.
     RateLimited,
     /// Refused for a malformed request (missing or bad parameter, refused developer key,
     /// `ts` outside the window).
     BadRequest,
+    /// Refused by policy before any credential check: legacy (BUCP, roasted) logins disabled on
+    /// this transport, or a cookie for a service this server does not serve.
+    Refused,
     /// The server failed (store error, random source).
     Error,
 }
 
 impl LoginResult {
-    const ALL: [LoginResult; 5] = [
+    const ALL: [LoginResult; 6] = [
         LoginResult::Success,
         LoginResult::Rejected,
         LoginResult::RateLimited,
         LoginResult::BadRequest,
+        LoginResult::Refused,
         LoginResult::Error,
     ];
 
@@ -85,7 +100,44 @@ impl LoginResult {
             LoginResult::Rejected => "rejected",
             LoginResult::RateLimited => "rate_limited",
             LoginResult::BadRequest => "bad_request",
+            LoginResult::Refused => "refused",
             LoginResult::Error => "error",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What a connection's rate classes did (§7.3), as checked per SNAC by the connection task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateEvent {
+    /// A class crossed its alert level: the client was sent a warning (0x0001/0x000A code 2).
+    Warn,
+    /// A class crossed its limit level: the client was told SNACs are dropped (code 3).
+    Limit,
+    /// A SNAC was dropped because its class is limited.
+    Dropped,
+    /// The connection was ended for going under the disconnect level.
+    Disconnect,
+}
+
+impl RateEvent {
+    const ALL: [RateEvent; 4] = [
+        RateEvent::Warn,
+        RateEvent::Limit,
+        RateEvent::Dropped,
+        RateEvent::Disconnect,
+    ];
+
+    /// The `event` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            RateEvent::Warn => "warn",
+            RateEvent::Limit => "limit",
+            RateEvent::Dropped => "dropped",
+            RateEvent::Disconnect => "disconnect",
         }
     }
 
@@ -96,6 +148,7 @@ impl LoginResult {
 
 const METHODS: usize = LoginMethod::ALL.len();
 const RESULTS: usize = LoginResult::ALL.len();
+const RATE_EVENTS: usize = RateEvent::ALL.len();
 
 /// The server's counters. Every field is public so any module can count.
 #[derive(Debug, Default)]
@@ -110,6 +163,7 @@ pub struct Metrics {
     /// Rate-limit events: SNACs dropped or connections ended by rate classes, logins refused by
     /// the failed-login limiter.
     pub rate_limited: AtomicU64,
+    rate_events: [AtomicU64; RATE_EVENTS],
     /// Connections refused at accept (address cap, connection cap, failed TLS handshake).
     pub connections_refused: AtomicU64,
     /// Live OpenAuth tokens (gauge, kept by the HTTP module).
@@ -134,6 +188,20 @@ impl Metrics {
     /// Logins counted so far for this method and result.
     pub fn logins(&self, method: LoginMethod, result: LoginResult) -> u64 {
         self.logins[method.index()][result.index()].load(Ordering::Relaxed)
+    }
+
+    /// Counts one rate-class event. [`RateEvent::Dropped`] and [`RateEvent::Disconnect`] also
+    /// count in `rate_limited` (warnings and limit notices drop nothing by themselves).
+    pub fn rate_event(&self, event: RateEvent) {
+        self.rate_events[event.index()].fetch_add(1, Ordering::Relaxed);
+        if matches!(event, RateEvent::Dropped | RateEvent::Disconnect) {
+            self.rate_limited.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Rate-class events of this kind counted so far.
+    pub fn rate_events(&self, event: RateEvent) -> u64 {
+        self.rate_events[event.index()].load(Ordering::Relaxed)
     }
 
     /// A session signed on (registered).
@@ -196,6 +264,20 @@ impl Metrics {
             "Rate-limit events (SNACs dropped, connections ended, logins refused).",
             load(&self.rate_limited),
         );
+        header(
+            &mut out,
+            "flapjack_rate_class_events_total",
+            "counter",
+            "Rate-class events on connections (warn, limit, SNAC dropped, disconnect).",
+        );
+        for event in RateEvent::ALL {
+            let _ = writeln!(
+                out,
+                "flapjack_rate_class_events_total{{event=\"{}\"}} {}",
+                event.label(),
+                self.rate_events(event)
+            );
+        }
         counter(
             &mut out,
             "flapjack_connections_refused_total",
@@ -238,10 +320,20 @@ mod tests {
         m.login(LoginMethod::Bucp, LoginResult::RateLimited);
         m.session_started();
         m.incr(&m.ims_relayed);
+        m.rate_event(RateEvent::Warn);
+        m.rate_event(RateEvent::Dropped);
+        m.login(LoginMethod::Cookie, LoginResult::Refused);
         let text = m.render();
         assert!(text.contains("flapjack_logins_total{method=\"clientlogin\",result=\"success\"} 1\n"));
         assert!(text.contains("flapjack_logins_total{method=\"bucp\",result=\"rate_limited\"} 1\n"));
-        assert!(text.contains("flapjack_rate_limited_total 1\n"));
+        assert!(
+            text.contains("flapjack_rate_limited_total 2\n"),
+            "login refusal + dropped SNAC"
+        );
+        assert!(text.contains("flapjack_rate_class_events_total{event=\"warn\"} 1\n"));
+        assert!(text.contains("flapjack_rate_class_events_total{event=\"dropped\"} 1\n"));
+        assert!(text.contains("flapjack_rate_class_events_total{event=\"disconnect\"} 0\n"));
+        assert!(text.contains("flapjack_logins_total{method=\"cookie\",result=\"refused\"} 1\n"));
         assert!(text.contains("flapjack_sessions_online 1\n"));
         assert!(text.contains("flapjack_ims_relayed_total 1\n"));
         assert!(text.contains("# TYPE flapjack_connections_refused_total counter\n"));

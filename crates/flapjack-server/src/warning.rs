@@ -42,22 +42,23 @@ pub const MAX_CREDITS: usize = 3;
 
 const SHARDS: usize = 16;
 
-/// How warning levels fade: 1.0 % (10 tenths) per interval, or never.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How warning levels fade: 1.0 % (10 tenths) per interval, or never (the `Default`, as for
+/// a session whose server set nothing; the server's configured default is
+/// [`WarningDecay::standard`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WarningDecay {
     /// Seconds per 1.0 %; 0 means no decay.
     secs_per_percent: u32,
 }
 
-impl Default for WarningDecay {
-    fn default() -> Self {
-        Self::per_percent(DEFAULT_DECAY_PER_PERCENT)
-    }
-}
-
 impl WarningDecay {
     /// Levels never fade.
     pub const NONE: Self = Self { secs_per_percent: 0 };
+
+    /// The server's default: 1.0 % per [`DEFAULT_DECAY_PER_PERCENT`].
+    pub fn standard() -> Self {
+        Self::per_percent(DEFAULT_DECAY_PER_PERCENT)
+    }
 
     /// The level drops by 1.0 % every `interval` (whole seconds, at least one; a zero
     /// interval means no decay).
@@ -266,7 +267,8 @@ mod tests {
             WarningDecay::per_percent(Duration::from_millis(10)).interval(),
             Some(Duration::from_secs(1))
         );
-        assert_eq!(WarningDecay::default().interval(), Some(DEFAULT_DECAY_PER_PERCENT));
+        assert_eq!(WarningDecay::default(), WarningDecay::NONE);
+        assert_eq!(WarningDecay::standard().interval(), Some(DEFAULT_DECAY_PER_PERCENT));
     }
 
     #[test]

@@ -68,8 +68,12 @@ async fn expect_evil(c: &mut RawClient) -> (u16, Option<(String, u16)>) {
     };
     (
         n.level,
-        n.warner
-            .map(|u| (String::from_utf8_lossy(u.screen_name.as_bytes()).into_owned(), u.warning)),
+        n.warner.map(|u| {
+            (
+                String::from_utf8_lossy(u.screen_name.as_bytes()).into_owned(),
+                u.warning,
+            )
+        }),
     )
 }
 
@@ -114,13 +118,19 @@ async fn warn_end_to_end() {
     assert_eq!(expect_arrival(&mut carol, "bob").await.warning, 0);
 
     // Nobody may warn someone who has not IMed them.
-    assert_eq!(warn(&mut alice, "bob", WarnMode::Normal).await, Err(ErrorCode::RequestDenied));
+    assert_eq!(
+        warn(&mut alice, "bob", WarnMode::Normal).await,
+        Err(ErrorCode::RequestDenied)
+    );
     // Nor themselves, nor someone offline or unknown.
     assert_eq!(
         warn(&mut alice, "alice", WarnMode::Normal).await,
         Err(ErrorCode::NotSupportedByHost)
     );
-    assert_eq!(warn(&mut alice, "nobody", WarnMode::Normal).await, Err(ErrorCode::NotLoggedOn));
+    assert_eq!(
+        warn(&mut alice, "nobody", WarnMode::Normal).await,
+        Err(ErrorCode::NotLoggedOn)
+    );
 
     // Bob IMs Alice (sees him at 0 %); Alice warns him: +10.0 %.
     assert_eq!(im_sender_warning(&mut bob, &mut alice, "alice").await, 0);
@@ -136,7 +146,10 @@ async fn warn_end_to_end() {
     assert!(stored.warning_updated > 0);
 
     // One IM, one warning.
-    assert_eq!(warn(&mut alice, "bob", WarnMode::Normal).await, Err(ErrorCode::RequestDenied));
+    assert_eq!(
+        warn(&mut alice, "bob", WarnMode::Normal).await,
+        Err(ErrorCode::RequestDenied)
+    );
     // Two more IMs, then an anonymous warning: +3.0 %, no warner in the notice.
     assert_eq!(im_sender_warning(&mut bob, &mut alice, "alice").await, 100);
     assert_eq!(im_sender_warning(&mut bob, &mut alice, "alice").await, 100);
@@ -145,7 +158,10 @@ async fn warn_end_to_end() {
     // Bob's user info in his IMs carries the level.
     assert_eq!(im_sender_warning(&mut bob, &mut carol, "carol").await, 130);
     // Carol got an IM from Bob, not Alice: Carol may warn Bob but not Alice.
-    assert_eq!(warn(&mut carol, "alice", WarnMode::Normal).await, Err(ErrorCode::RequestDenied));
+    assert_eq!(
+        warn(&mut carol, "alice", WarnMode::Normal).await,
+        Err(ErrorCode::RequestDenied)
+    );
     assert_eq!(warn(&mut carol, "bob", WarnMode::Normal).await, Ok((100, 230)));
     assert_eq!(expect_evil(&mut bob).await, (230, Some(("Carol".to_owned(), 0))));
 
@@ -155,8 +171,14 @@ async fn warn_end_to_end() {
     assert_eq!(warn(&mut alice, "bob", WarnMode::Normal).await, Ok((10, 1000)));
     assert_eq!(expect_evil(&mut bob).await.0, 1000);
     assert_eq!(im_sender_warning(&mut bob, &mut alice, "alice").await, 1000);
-    assert_eq!(warn(&mut alice, "bob", WarnMode::Normal).await, Err(ErrorCode::RequestDenied));
-    assert_eq!(server.state().store.account("bob").await.unwrap().unwrap().warning, 1000);
+    assert_eq!(
+        warn(&mut alice, "bob", WarnMode::Normal).await,
+        Err(ErrorCode::RequestDenied)
+    );
+    assert_eq!(
+        server.state().store.account("bob").await.unwrap().unwrap().warning,
+        1000
+    );
 
     // The level survives a new sign-on (it lives in the store).
     drop(bob);
@@ -185,7 +207,10 @@ async fn blocked_and_bot_victims_cannot_be_warned() {
     let (mut bob, _) = legacy_sign_on(addr, "bob", "pw", &[]).await;
     let (mut bot, _) = legacy_sign_on(addr, "helperbot", "pw", &[]).await;
     assert_eq!(send_im(&mut bot, "alice", "beep").await, Ok(()));
-    assert_eq!(warn(&mut alice, "helperbot", WarnMode::Normal).await, Err(ErrorCode::RequestDenied));
+    assert_eq!(
+        warn(&mut alice, "helperbot", WarnMode::Normal).await,
+        Err(ErrorCode::RequestDenied)
+    );
 
     // Bob IMs Alice, then Alice blocks Bob: he is "not logged on" to her, warnings included.
     assert_eq!(send_im(&mut bob, "alice", "hello").await, Ok(()));
@@ -193,7 +218,10 @@ async fn blocked_and_bot_victims_cannot_be_warned() {
         .send(Message::Pd(flapjack_wire::family::pd::Pd::AddDeny(names(&["bob"]))))
         .await;
     presence_support::barrier(&mut alice).await;
-    assert_eq!(warn(&mut alice, "bob", WarnMode::Normal).await, Err(ErrorCode::NotLoggedOn));
+    assert_eq!(
+        warn(&mut alice, "bob", WarnMode::Normal).await,
+        Err(ErrorCode::NotLoggedOn)
+    );
     // Unblocked, the credit from his IM is still there.
     alice
         .send(Message::Pd(flapjack_wire::family::pd::Pd::DelDeny(names(&["bob"]))))
@@ -224,7 +252,10 @@ async fn levels_decay_on_read() {
     assert!((1..=80).contains(&now), "decayed to {now}");
     // Decay is applied on read: the store still holds the level as set, with its time.
     let again = server.state().store.account("bob").await.unwrap().unwrap();
-    assert_eq!((again.warning, again.warning_updated), (stored.warning, stored.warning_updated));
+    assert_eq!(
+        (again.warning, again.warning_updated),
+        (stored.warning, stored.warning_updated)
+    );
     // A new warning starts from the decayed level.
     assert_eq!(send_im(&mut bob, "alice", "hello again").await, Ok(()));
     let (delta, level) = warn(&mut alice, "bob", WarnMode::Normal).await.unwrap();

@@ -8,6 +8,10 @@
 //! connection's bounded outbound queue ([`Outbox`]). Errors end this connection only: a
 //! malformed frame closes it, an undecodable SNAC gets its family's error SNAC (0x0E, busted
 //! payload) with the same request id, and nothing on the input path panics.
+//!
+//! Metrics ([`crate::metrics`]) counted here: every cookie presented on channel 1 (method
+//! `cookie`), the `sessions_online` gauge (a BOS session counts from its registration to the
+//! end of its connection), and the rate-class events checked per SNAC (`on_session_snac`).
 
 pub mod io;
 
@@ -17,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use flapjack_wire::family::bucp::Bucp;
-use flapjack_wire::family::oservice::Oservice;
+use flapjack_wire::family::oservice::{Oservice, RateChangeCode};
 use flapjack_wire::flap::{Channel, FlapMessage, Signon, SignonKind, signoff_tag};
 use flapjack_wire::snac::{Message, RawSnac, SnacError};
 use flapjack_wire::{ErrorCode, Family, List, Snac, TlvBlock};
@@ -29,6 +33,7 @@ use tracing::Instrument;
 use self::io::FrameReader;
 use crate::cookie::ServiceKind;
 use crate::login::{self, ChallengeAnswer};
+use crate::metrics::{LoginMethod, LoginResult, RateEvent};
 use crate::rate::RateLimiter;
 use crate::server::ServerState;
 use crate::services::{self, Cx};
@@ -245,10 +250,12 @@ impl Core {
                 Ok(g) => g,
                 Err(e) => {
                     tracing::info!(error = %e, "cookie refused");
+                    self.state.metrics.login(LoginMethod::Cookie, LoginResult::Rejected);
                     return Some(End::Goodbye(Bytes::new()));
                 }
             };
         if !services::serves(&grant.service) {
+            self.state.metrics.login(LoginMethod::Cookie, LoginResult::Refused);
             tracing::info!(service = ?grant.service, "service connections of this kind are not served yet");
             return Some(End::Goodbye(Bytes::new()));
         }
@@ -256,14 +263,21 @@ impl Core {
             Ok(Some(a)) => a,
             Ok(None) => {
                 tracing::info!(account = %grant.normalized, "cookie for a deleted account");
+                self.state.metrics.login(LoginMethod::Cookie, LoginResult::Rejected);
                 return Some(End::Goodbye(Bytes::new()));
             }
             Err(e) => {
                 tracing::error!(error = %e, "store failed at sign-on");
+                self.state.metrics.login(LoginMethod::Cookie, LoginResult::Error);
                 return Some(End::Goodbye(Bytes::new()));
             }
         };
+        self.state.metrics.login(LoginMethod::Cookie, LoginResult::Success);
         tracing::Span::current().record("user", account.normalized.as_str());
+        // Bots get their relaxed rate classes (advertised in 0x0001/0x0007 and enforced here).
+        if account.bot {
+            self.rate = RateLimiter::for_account(Instant::now(), true);
+        }
         let info = SessionInfo {
             screen_name: account.screen_name.clone(),
             normalized: account.normalized.clone(),
@@ -294,6 +308,8 @@ impl Core {
             } else {
                 self.state.registry.register(session.clone());
             }
+            // Balanced by session_ended in finish(), which every Phase::Session reaches.
+            self.state.metrics.session_started();
         }
         let families = services::families_for(&grant.service);
         self.phase = Phase::Session {
@@ -324,12 +340,18 @@ impl Core {
         if self.state.config.enforce_rate_limits {
             let d = self.rate.on_snac(header.family, header.subtype, Instant::now());
             if let Some(change) = d.change {
+                if change.code == RateChangeCode::Warning {
+                    self.state.metrics.rate_event(RateEvent::Warn);
+                } else if change.code == RateChangeCode::Limit {
+                    self.state.metrics.rate_event(RateEvent::Limit);
+                }
                 let _ = self.outbox.push_snac(&Snac::new(
                     crate::session::next_server_request_id(),
                     Message::Oservice(Oservice::RateChange(change)),
                 ));
             }
             if d.disconnect {
+                self.state.metrics.rate_event(RateEvent::Disconnect);
                 tracing::info!(
                     family = header.family,
                     subtype = header.subtype,
@@ -338,6 +360,7 @@ impl Core {
                 return Some(End::Goodbye(Bytes::new()));
             }
             if !d.allow {
+                self.state.metrics.rate_event(RateEvent::Dropped);
                 tracing::debug!(
                     family = header.family,
                     subtype = header.subtype,
@@ -401,6 +424,7 @@ impl Core {
         if let Phase::Session { session, service, .. } = &self.phase {
             if *service == ServiceKind::Bos {
                 self.state.registry.unregister(session);
+                self.state.metrics.session_ended();
                 services::signed_off(&self.state, session).await;
             } else {
                 services::service_closed(&self.state, session, service).await;

@@ -10,6 +10,9 @@
 //!   blocking thread (an unknown account is checked against a dummy hash, to take as long).
 //! * Failures count per account and per source address; over the limits the answer is 0x0018
 //!   or 0x001D before any password is checked.
+//! * Every attempt is counted in `flapjack_logins_total` ([`crate::metrics`]) once it ends:
+//!   success, rejected (unknown account or wrong password, alike), rate limited, refused (legacy
+//!   logins disabled on this transport) or error.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use sha2::Sha256;
 
 use crate::cookie::{Grant, ServiceKind};
 use crate::limits::LoginBlock;
+use crate::metrics::{LoginMethod, LoginResult};
 use crate::server::ServerState;
 use crate::store::Account;
 
@@ -51,6 +55,7 @@ pub enum ChallengeAnswer {
 pub async fn bucp_challenge(state: &ServerState, tls: bool, req: &ChallengeRequest<'_>) -> ChallengeAnswer {
     let name = normalize_screen_name(req.screen_name());
     if !state.config.legacy_logins.allows(tls) {
+        state.metrics.login(LoginMethod::Bucp, LoginResult::Refused);
         return ChallengeAnswer::Refused(failure(req.screen_name(), LoginError::ServiceUnavailable));
     }
     let key = match state.store.account(&name).await {
@@ -58,6 +63,7 @@ pub async fn bucp_challenge(state: &ServerState, tls: bool, req: &ChallengeReque
         Ok(None) => None,
         Err(e) => {
             tracing::error!(error = %e, "store failed during a BUCP challenge");
+            state.metrics.login(LoginMethod::Bucp, LoginResult::Error);
             return ChallengeAnswer::Refused(failure(req.screen_name(), LoginError::ServiceUnavailable));
         }
     }
@@ -76,24 +82,29 @@ pub async fn bucp_login(
     tls: bool,
     req: &LoginRequest<'_>,
 ) -> LoginResponse<'static> {
+    const METHOD: LoginMethod = LoginMethod::Bucp;
     let shown = req.screen_name();
     if !state.config.legacy_logins.allows(tls) {
+        state.metrics.login(METHOD, LoginResult::Refused);
         return failure(shown, LoginError::ServiceUnavailable);
     }
     let name = normalize_screen_name(shown);
     let now = Instant::now();
     if let Err(block) = state.login_limiter.check(&name, addr, now) {
+        state.metrics.login(METHOD, LoginResult::RateLimited);
         return blocked(shown, &name, block);
     }
     let account = match state.store.account(&name).await {
         Ok(Some(a)) => a,
         Ok(None) => {
             state.login_limiter.record_failure(&name, addr, now);
+            state.metrics.login(METHOD, LoginResult::Rejected);
             tracing::info!(account = %name, "BUCP login for an unknown account");
             return failure(shown, LoginError::InvalidScreenName);
         }
         Err(e) => {
             tracing::error!(error = %e, "store failed during a BUCP login");
+            state.metrics.login(METHOD, LoginResult::Error);
             return failure(shown, LoginError::ServiceUnavailable);
         }
     };
@@ -105,10 +116,11 @@ pub async fn bucp_login(
     match verified {
         Some(kind) => {
             tracing::info!(account = %name, hash = ?kind, "BUCP login accepted");
-            success(state, &account, tls, req.client_info().multi_conn)
+            success(state, METHOD, &account, tls, req.client_info().multi_conn)
         }
         None => {
             state.login_limiter.record_failure(&name, addr, now);
+            state.metrics.login(METHOD, LoginResult::Rejected);
             tracing::info!(account = %name, "BUCP login with a wrong password");
             failure(shown, LoginError::IncorrectPassword)
         }
@@ -122,13 +134,16 @@ pub async fn roasted_login(
     tls: bool,
     tlvs: &TlvBlock<'_>,
 ) -> LoginResponse<'static> {
+    const METHOD: LoginMethod = LoginMethod::Roasted;
     let shown = tlvs.get(signon_tag::SCREEN_NAME).unwrap_or_default();
     if !state.config.legacy_logins.allows(tls) {
+        state.metrics.login(METHOD, LoginResult::Refused);
         return failure(shown, LoginError::ServiceUnavailable);
     }
     let name = normalize_screen_name(shown);
     let now = Instant::now();
     if let Err(block) = state.login_limiter.check(&name, addr, now) {
+        state.metrics.login(METHOD, LoginResult::RateLimited);
         return blocked(shown, &name, block);
     }
     let client_id = String::from_utf8_lossy(tlvs.get(signon_tag::CLIENT_ID_STRING).unwrap_or_default()).into_owned();
@@ -137,6 +152,7 @@ pub async fn roasted_login(
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = %e, "store failed during a roasted login");
+            state.metrics.login(METHOD, LoginResult::Error);
             return failure(shown, LoginError::ServiceUnavailable);
         }
     };
@@ -152,15 +168,17 @@ pub async fn roasted_login(
     match account {
         Some(a) if ok && known => {
             tracing::info!(account = %name, "roasted login accepted");
-            success(state, &a, tls, tlvs.get_u8(signon_tag::MULTI_CONN))
+            success(state, METHOD, &a, tls, tlvs.get_u8(signon_tag::MULTI_CONN))
         }
         Some(_) => {
             state.login_limiter.record_failure(&name, addr, now);
+            state.metrics.login(METHOD, LoginResult::Rejected);
             tracing::info!(account = %name, "roasted login with a wrong password");
             failure(shown, LoginError::IncorrectPassword)
         }
         None => {
             state.login_limiter.record_failure(&name, addr, now);
+            state.metrics.login(METHOD, LoginResult::Rejected);
             tracing::info!(account = %name, "roasted login for an unknown account");
             failure(shown, LoginError::InvalidScreenName)
         }
@@ -186,8 +204,15 @@ fn failure(shown: &[u8], error: LoginError) -> LoginResponse<'static> {
 }
 
 /// A successful login: a BOS cookie remembering the login's multi-connection flag (TLV
-/// 0x004A), which decides at BOS sign-on whether older sessions are signed off.
-fn success(state: &ServerState, account: &Account, tls: bool, multi_conn: Option<u8>) -> LoginResponse<'static> {
+/// 0x004A), which decides at BOS sign-on whether older sessions are signed off. Counts the
+/// attempt as a success, or as an error when no cookie can be issued.
+fn success(
+    state: &ServerState,
+    method: LoginMethod,
+    account: &Account,
+    tls: bool,
+    multi_conn: Option<u8>,
+) -> LoginResponse<'static> {
     state.login_limiter.record_success(&account.normalized);
     let grant = Grant {
         normalized: account.normalized.clone(),
@@ -199,10 +224,19 @@ fn success(state: &ServerState, account: &Account, tls: bool, multi_conn: Option
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot issue a cookie");
+            state.metrics.login(method, LoginResult::Error);
             return failure(account.screen_name.as_bytes(), LoginError::ServiceUnavailable);
         }
     };
     let bos = state.bos_address(tls);
-    LoginResponse::success(account.screen_name.as_bytes(), bos.as_bytes(), &cookie, None)
-        .unwrap_or_else(|_| failure(account.screen_name.as_bytes(), LoginError::ServiceUnavailable))
+    match LoginResponse::success(account.screen_name.as_bytes(), bos.as_bytes(), &cookie, None) {
+        Ok(response) => {
+            state.metrics.login(method, LoginResult::Success);
+            response
+        }
+        Err(_) => {
+            state.metrics.login(method, LoginResult::Error);
+            failure(account.screen_name.as_bytes(), LoginError::ServiceUnavailable)
+        }
+    }
 }

@@ -4,7 +4,9 @@
 //! registry (already encoded once, then queued on each session's bounded outbound queue). When
 //! nobody is signed on, a channel-1 message carrying TLV 0x0006 is stored for offline delivery;
 //! otherwise the sender gets error 0x0004 "not logged on". A host ack (0x000C, same request id)
-//! follows when the sender asked for one (TLV 0x0003).
+//! follows when the sender asked for one (TLV 0x0003). Each relayed send counts once in
+//! `flapjack_ims_relayed_total` (however many sessions took it), each stored one in
+//! `flapjack_offline_messages_stored_total` ([`crate::metrics`]).
 //!
 //! Permit/deny is checked before delivery ([`super::presence::may_message`]): a sender refused
 //! by either side gets "not logged on".
@@ -113,6 +115,9 @@ async fn send_im(cx: &Cx<'_>, im: &SendIm<'_>) -> Result<(), ServiceError> {
         .state
         .registry
         .deliver(&to, encode_unsolicited(Message::Icbm(Icbm::IncomingIm(incoming))));
+    if delivered > 0 {
+        cx.state.metrics.incr(&cx.state.metrics.ims_relayed);
+    }
     if delivered > 0 && im.channel == IcbmChannel::Im {
         // The recipient may now warn the sender (AOL's rule, crate::warning).
         cx.state
@@ -136,7 +141,7 @@ async fn send_im(cx: &Cx<'_>, im: &SendIm<'_>) -> Result<(), ServiceError> {
                 .to_vec(),
         };
         match cx.state.store.store_offline_message(message).await {
-            Ok(()) => {}
+            Ok(()) => cx.state.metrics.incr(&cx.state.metrics.offline_messages_stored),
             Err(StoreError::NoSuchAccount(_)) => return cx.error(FAMILY, ErrorCode::NotLoggedOn),
             Err(StoreError::QuotaExceeded(_)) => {
                 return cx.error_with_subcode(

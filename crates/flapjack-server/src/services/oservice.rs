@@ -52,6 +52,7 @@ pub async fn handle(cx: &Cx<'_>, message: Oservice<'_>) -> Result<(), ServiceErr
             cx.reply(Message::Oservice(Oservice::RateParamsReply(rate_reply(
                 cx.families,
                 version,
+                cx.session.info().bot,
             )?)))
         }
         // Subscriptions to rate classes, privacy flags and the old keepalive need no answer.
