@@ -97,6 +97,8 @@ pub struct ClientConfig {
     pub sign_on_timeout: Duration,
     /// Rate-limiter jitter tolerance (see [`crate::rate`]).
     pub rate_jitter_tolerance: Duration,
+    /// Cap the jitter tolerance per rate class (see [`SessionConfig::rate_jitter_proportional`]).
+    pub rate_jitter_proportional: bool,
     /// Ask for offline messages.
     pub request_offline_messages: bool,
     /// Capabilities to advertise.
@@ -152,6 +154,7 @@ impl ClientConfig {
             keepalive_interval: defaults.keepalive_interval,
             sign_on_timeout: defaults.sign_on_timeout,
             rate_jitter_tolerance: defaults.rate_jitter_tolerance,
+            rate_jitter_proportional: defaults.rate_jitter_proportional,
             request_offline_messages: defaults.request_offline_messages,
             capabilities: defaults.capabilities,
             profile: None,
@@ -727,6 +730,7 @@ async fn run_session(
     scfg.keepalive_interval = cfg.keepalive_interval;
     scfg.sign_on_timeout = cfg.sign_on_timeout;
     scfg.rate_jitter_tolerance = cfg.rate_jitter_tolerance;
+    scfg.rate_jitter_proportional = cfg.rate_jitter_proportional;
     scfg.request_offline_messages = cfg.request_offline_messages;
     scfg.capabilities = cfg.capabilities.clone();
     scfg.profile = cfg.profile.clone();

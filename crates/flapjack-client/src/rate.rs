@@ -3,11 +3,29 @@
 //! above the class's alert level (plus a safety margin).
 //!
 //! The arithmetic is the wire crate's [`RateState`] — the same code the server runs — fed with
-//! the times the client *sends*. The server sees *arrival* times, later by the network and
+//! the times the client *sends*, in microseconds (every level × 1000, as flapjack's server
+//! counts): in whole milliseconds the integer moving average would drift down at levels of a
+//! few milliseconds and waste most of a relaxed class's burst. The server sees *arrival* times, later by the network and
 //! scheduling delay. If every delay lies within `[0, J]` milliseconds, the server's level differs
 //! from the client's by at most `J / window` (a delayed SNAC shortens the next interval by its
 //! delay, and the moving average divides that by the window). The limiter therefore keeps the
-//! level at or above `alert + ⌈2·J / window⌉`, where `J` is the configured jitter tolerance.
+//! level at or above `alert + ⌈2·J / window⌉`, where `J` is the class's jitter tolerance.
+//!
+//! # A margin proportionate to the class
+//!
+//! `J` is the configured tolerance (1 s by default), capped at `alert · window / 2`: half the
+//! time a window's worth of SNACs takes at the alert level. The margin is then never more than
+//! the alert level itself, so the limiter never holds a class below half the rate the server
+//! allows before warning. AOL's classes (alert levels of seconds, windows of 10–80) are far from
+//! the cap and keep the whole second: class 3 (IMs) gets a floor of 5100 ms. So do relaxed
+//! classes with long windows, such as the ones flapjack's server gives bot accounts, where a
+//! second is a fraction of a millisecond of level. Relaxed classes with short windows are
+//! paced to their scale instead of to a second of jitter: with window 64 and alert 3 ms the
+//! tolerance is 96 ms and the floor 6 ms rather than 35 ms, a thousand IMs take about
+//! 3.4 seconds rather than 24, and delays must vary by less than about 0.2 s for the server
+//! never to warn — which loopback and LAN paths meet easily. A client on a slower path turns
+//! the cap off ([`JitterTolerance::fixed`]; `rate_jitter_proportional: false` in the session
+//! and client configurations) and is paced for the whole tolerance in every class.
 //!
 //! Queues are per class and first-in first-out: SNACs of one class never overtake each other;
 //! a SNAC of another class may overtake a held-back one (a typing notification is not stuck
@@ -17,6 +35,62 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use flapjack_wire::family::oservice::{RateChange, RateChangeCode, RateClass, RateParamsReply, RateState};
+
+/// How much network and scheduling delay the limiter allows for; see the
+/// [module documentation](self). A [`Duration`] converts to a proportional tolerance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JitterTolerance {
+    /// The largest variation of the delay between sending a SNAC and the server counting it.
+    pub jitter: Duration,
+    /// Cap the tolerance of each class at `alert · window / 2`, keeping the margin
+    /// proportionate to the class.
+    pub proportional: bool,
+}
+
+impl JitterTolerance {
+    /// `jitter`, capped per class.
+    pub const fn proportional(jitter: Duration) -> Self {
+        Self {
+            jitter,
+            proportional: true,
+        }
+    }
+
+    /// `jitter` in every class, however small its levels.
+    pub const fn fixed(jitter: Duration) -> Self {
+        Self {
+            jitter,
+            proportional: false,
+        }
+    }
+
+    /// The tolerance applied to `class`.
+    pub fn for_class(&self, class: &RateClass) -> Duration {
+        Duration::from_millis(self.class_ms(class))
+    }
+
+    fn class_ms(&self, class: &RateClass) -> u64 {
+        let jitter_ms = u64::try_from(self.jitter.as_millis()).unwrap_or(u64::MAX);
+        if !self.proportional {
+            return jitter_ms;
+        }
+        let window = u64::from(class.window.max(1));
+        jitter_ms.min(u64::from(class.alert).saturating_mul(window) / 2)
+    }
+
+    /// `⌈2·J / window⌉` with `J` the tolerance for `class`, at least 1.
+    fn margin(&self, class: &RateClass) -> u32 {
+        let window = u64::from(class.window.max(1));
+        let m = self.class_ms(class).saturating_mul(2).div_ceil(window).max(1);
+        u32::try_from(m).unwrap_or(u32::MAX)
+    }
+}
+
+impl From<Duration> for JitterTolerance {
+    fn from(jitter: Duration) -> Self {
+        Self::proportional(jitter)
+    }
+}
 
 /// A SNAC waiting for its rate class, already encoded (SNAC header and body).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,16 +103,51 @@ pub struct QueuedSnac {
     pub payload: Vec<u8>,
 }
 
+/// Levels and times are tracked in microseconds (every level × 1000, as flapjack's server
+/// does), so that the integer moving average does not drift down at levels of a few
+/// milliseconds; the wire and the public accessors use milliseconds.
+const SCALE: u32 = 1000;
+
+/// A class record in milliseconds (as on the wire) scaled to microseconds.
+fn to_micros(c: &RateClass) -> RateClass {
+    RateClass {
+        clear: c.clear.saturating_mul(SCALE),
+        alert: c.alert.saturating_mul(SCALE),
+        limit: c.limit.saturating_mul(SCALE),
+        disconnect: c.disconnect.saturating_mul(SCALE),
+        current: c.current.saturating_mul(SCALE),
+        max: c.max.saturating_mul(SCALE),
+        extra: c.extra.map(|mut e| {
+            e.last_time = e.last_time.saturating_mul(SCALE);
+            e
+        }),
+        ..*c
+    }
+}
+
 #[derive(Debug, Clone)]
 struct ClassQueue {
+    /// The class as the server described it (milliseconds).
+    class: RateClass,
+    /// The moving average in microseconds.
     state: RateState,
     queue: VecDeque<QueuedSnac>,
+    /// Milliseconds above the alert level.
     margin: u32,
 }
 
 impl ClassQueue {
-    /// The lowest level a send may produce.
-    fn floor(&self) -> u32 {
+    fn new(class: RateClass, state: RateState, margin: u32) -> Self {
+        Self {
+            class,
+            state,
+            queue: VecDeque::new(),
+            margin,
+        }
+    }
+
+    /// The lowest level a send may produce, in microseconds.
+    fn floor_us(&self) -> u32 {
         let c = self.state.class();
         let base = if self.state.is_limited() {
             c.clear.max(c.alert)
@@ -46,16 +155,17 @@ impl ClassQueue {
             c.alert
         };
         // Never ask for more than the class can reach, or nothing would ever be sent.
-        base.saturating_add(self.margin).min(c.max.saturating_sub(1))
+        base.saturating_add(self.margin.saturating_mul(SCALE))
+            .min(c.max.saturating_sub(1))
     }
 
-    /// Milliseconds from `now_ms` until a send keeps the level at or above the floor.
-    fn wait_ms(&self, now_ms: u64) -> u64 {
-        let floor = self.floor();
+    /// Microseconds from `now_us` until a send keeps the level at or above the floor.
+    fn wait_us(&self, now_us: u64) -> u64 {
+        let floor = self.floor_us();
         if floor == 0 {
             return 0;
         }
-        self.state.ms_until_above(now_ms, floor - 1).unwrap_or(0)
+        self.state.ms_until_above(now_us, floor - 1).unwrap_or(0)
     }
 }
 
@@ -72,30 +182,34 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// Tracks the classes of a 0x0001/0x0007 reply as if counting had started at `start` (when
     /// the connection opened, which is when the server starts counting), keeping levels at least
-    /// `alert + ⌈2·jitter / window⌉`. `epoch` is the zero of the millisecond clock.
-    pub fn new(reply: &RateParamsReply<'_>, epoch: Instant, start: Instant, jitter: Duration) -> Self {
-        let start_ms = ms_since(epoch, start);
-        let jitter_ms = u64::try_from(jitter.as_millis()).unwrap_or(u64::MAX);
+    /// `alert + ⌈2·J / window⌉` with `J` the tolerance for the class (by default
+    /// `min(jitter, alert · window / 2)`; see the [module documentation](self)). `epoch` is the
+    /// zero of the millisecond clock.
+    pub fn new(
+        reply: &RateParamsReply<'_>,
+        epoch: Instant,
+        start: Instant,
+        tolerance: impl Into<JitterTolerance>,
+    ) -> Self {
+        let start_us = us_since(epoch, start);
+        let tolerance = tolerance.into();
         let classes: Vec<ClassQueue> = reply
             .classes()
             .iter()
             .map(|c| {
-                let mut c = c;
+                let mut started = c;
                 // The server starts counting when the connection opens; start there, with the
                 // record's level and limited flag.
-                if let Some(extra) = &mut c.extra {
+                if let Some(extra) = &mut started.extra {
                     extra.last_time = 0;
                 }
-                ClassQueue {
-                    state: RateState::new(c, start_ms),
-                    queue: VecDeque::new(),
-                    margin: margin_for(&c, jitter_ms),
-                }
+                let state = RateState::new(to_micros(&started), start_us);
+                ClassQueue::new(c, state, tolerance.margin(&c))
             })
             .collect();
         let mut members = HashMap::new();
         for group in reply.groups().iter() {
-            if let Some(idx) = classes.iter().position(|c| c.state.class().id == group.class_id) {
+            if let Some(idx) = classes.iter().position(|c| c.class.id == group.class_id) {
                 for s in group.snacs.iter() {
                     members.entry((s.family, s.subtype)).or_insert(idx);
                 }
@@ -105,7 +219,7 @@ impl RateLimiter {
         // else"), else the first class.
         let fallback = classes
             .iter()
-            .position(|c| c.state.class().id == 1)
+            .position(|c| c.class.id == 1)
             .or(if classes.is_empty() { None } else { Some(0) });
         Self {
             epoch,
@@ -122,15 +236,15 @@ impl RateLimiter {
 
     /// The class id a SNAC is counted in.
     pub fn class_of(&self, family: u16, subtype: u16) -> Option<u16> {
-        self.index_of(family, subtype).map(|i| self.classes[i].state.class().id)
+        self.index_of(family, subtype).map(|i| self.classes[i].class.id)
     }
 
     /// Accounts for a SNAC that was sent at `at` without the limiter (before the classes were
     /// known).
     pub fn record_sent(&mut self, family: u16, subtype: u16, at: Instant) {
-        let at_ms = ms_since(self.epoch, at);
+        let at_us = us_since(self.epoch, at);
         if let Some(i) = self.index_of(family, subtype) {
-            self.classes[i].state.update(at_ms);
+            self.classes[i].state.update(at_us);
         }
     }
 
@@ -144,11 +258,10 @@ impl RateLimiter {
             // No classes at all: the server limits nothing. Keep it in a queue of its own so the
             // caller's single release path still sees it.
             None => {
-                self.classes.push(ClassQueue {
-                    state: RateState::new(RateClass::new(0, 1, 0, 0, 0, 0, u32::MAX), 0),
-                    queue: VecDeque::from([snac]),
-                    margin: 0,
-                });
+                let unlimited = RateClass::new(0, 1, 0, 0, 0, 0, u32::MAX);
+                let mut class = ClassQueue::new(unlimited, RateState::new(unlimited, 0), 0);
+                class.queue.push_back(snac);
+                self.classes.push(class);
                 self.fallback = Some(self.classes.len() - 1);
                 self.queued += 1;
             }
@@ -158,11 +271,11 @@ impl RateLimiter {
     /// Takes every queued SNAC that may be sent at `now`, in each class's order, and accounts
     /// for it as sent at `now`.
     pub fn release(&mut self, now: Instant, mut send: impl FnMut(QueuedSnac)) {
-        let now_ms = ms_since(self.epoch, now);
+        let now_us = us_since(self.epoch, now);
         for class in &mut self.classes {
-            while !class.queue.is_empty() && class.wait_ms(now_ms) == 0 {
+            while !class.queue.is_empty() && class.wait_us(now_us) == 0 {
                 let snac = class.queue.pop_front().expect("non-empty");
-                class.state.update(now_ms);
+                class.state.update(now_us);
                 self.queued -= 1;
                 send(snac);
             }
@@ -171,22 +284,23 @@ impl RateLimiter {
 
     /// When the next held-back SNAC may go, if any is held back.
     pub fn next_release(&self, now: Instant) -> Option<Instant> {
-        let now_ms = ms_since(self.epoch, now);
+        let now_us = us_since(self.epoch, now);
         self.classes
             .iter()
             .filter(|c| !c.queue.is_empty())
-            .map(|c| now_ms.saturating_add(c.wait_ms(now_ms)))
+            .map(|c| now_us.saturating_add(c.wait_us(now_us)))
             .min()
-            .map(|ms| self.epoch + Duration::from_millis(ms))
+            .map(|us| self.epoch + Duration::from_micros(us))
     }
 
     /// Adopts the server's view of a class from 0x0001/0x000A.
-    pub fn on_change(&mut self, change: &RateChange, now: Instant, jitter: Duration) {
-        let now_ms = ms_since(self.epoch, now);
-        let jitter_ms = u64::try_from(jitter.as_millis()).unwrap_or(u64::MAX);
-        if let Some(c) = self.classes.iter_mut().find(|c| c.state.class().id == change.class.id) {
-            c.state.set_class(change.class, now_ms);
-            c.margin = margin_for(&change.class, jitter_ms);
+    pub fn on_change(&mut self, change: &RateChange, now: Instant, tolerance: impl Into<JitterTolerance>) {
+        let now_us = us_since(self.epoch, now);
+        let tolerance = tolerance.into();
+        if let Some(c) = self.classes.iter_mut().find(|c| c.class.id == change.class.id) {
+            c.class = change.class;
+            c.state.set_class(to_micros(&change.class), now_us);
+            c.margin = tolerance.margin(&change.class);
             // A basic record carries no limited flag: take it from the code.
             if change.class.extra.is_none() && change.code == RateChangeCode::Limit && !c.state.is_limited() {
                 let mut limited = change.class;
@@ -194,7 +308,7 @@ impl RateLimiter {
                     last_time: 0,
                     dropping_snacs: 1,
                 });
-                c.state = RateState::new(limited, now_ms);
+                c.state = RateState::new(to_micros(&limited), now_us);
             }
         }
     }
@@ -204,25 +318,23 @@ impl RateLimiter {
         self.queued
     }
 
-    /// A class's level after the last SNAC sent in it.
+    fn find(&self, class_id: u16) -> Option<&ClassQueue> {
+        self.classes.iter().find(|c| c.class.id == class_id)
+    }
+
+    /// A class's level after the last SNAC sent in it, in milliseconds (rounded down).
     pub fn level(&self, class_id: u16) -> Option<u32> {
-        self.classes
-            .iter()
-            .find(|c| c.state.class().id == class_id)
-            .map(|c| c.state.current())
+        self.find(class_id).map(|c| c.state.current() / SCALE)
     }
 
-    /// The lowest level the limiter lets a class reach.
+    /// The lowest level the limiter lets a class reach, in milliseconds (rounded down).
     pub fn floor(&self, class_id: u16) -> Option<u32> {
-        self.classes
-            .iter()
-            .find(|c| c.state.class().id == class_id)
-            .map(ClassQueue::floor)
+        self.find(class_id).map(|c| c.floor_us() / SCALE)
     }
 
-    /// The class parameters being tracked.
+    /// The class parameters being tracked, as the server last described them.
     pub fn classes(&self) -> impl Iterator<Item = &RateClass> {
-        self.classes.iter().map(|c| c.state.class()).filter(|c| c.id != 0)
+        self.classes.iter().map(|c| &c.class).filter(|c| c.id != 0)
     }
 
     /// Drops every queued SNAC.
@@ -234,15 +346,8 @@ impl RateLimiter {
     }
 }
 
-/// `⌈2·jitter / window⌉`, at least 1.
-fn margin_for(class: &RateClass, jitter_ms: u64) -> u32 {
-    let window = u64::from(class.window.max(1));
-    let m = jitter_ms.saturating_mul(2).div_ceil(window).max(1);
-    u32::try_from(m).unwrap_or(u32::MAX)
-}
-
-fn ms_since(epoch: Instant, t: Instant) -> u64 {
-    u64::try_from(t.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX)
+fn us_since(epoch: Instant, t: Instant) -> u64 {
+    u64::try_from(t.saturating_duration_since(epoch).as_micros()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -286,10 +391,53 @@ mod tests {
     /// classifies every SNAC. Returns the worst status, the lowest server level and the
     /// virtual time taken.
     fn simulate(n: u32, jitter: Duration, delay_ms: u64, seed: u64) -> (Vec<RateStatus>, u32, Duration) {
+        simulate_classes(&aol_reply(), 1, n, jitter, delay_ms, seed)
+    }
+
+    /// Relaxed classes with a short window, where a second of jitter would dwarf the alert
+    /// level: AOL's membership, window 64, clear 4, alert 3, limit 2, disconnect 1, max 6000 ms.
+    fn relaxed_reply() -> RateParamsReply<'static> {
+        let classes: Vec<RateClass> = (1..=5).map(|id| RateClass::new(id, 64, 4, 3, 2, 1, 6000)).collect();
+        let ims = [SnacType::new(0x0004, 0x0006)];
+        let typing = [SnacType::new(0x0004, 0x0014)];
+        let entries: Vec<(RateClass, &[SnacType])> = classes
+            .iter()
+            .map(|c| {
+                let m: &[SnacType] = match c.id {
+                    3 => &ims,
+                    1 => &typing,
+                    _ => &[],
+                };
+                (*c, m)
+            })
+            .collect();
+        RateParamsReply::new(RateLayout::Extended, &entries).unwrap()
+    }
+
+    /// [`simulate`] for any classes (IMs in class 3), with a server that counts in units of
+    /// `1/scale` ms (flapjack's server uses microseconds so that small levels do not drift).
+    fn simulate_classes(
+        reply: &RateParamsReply<'_>,
+        scale: u32,
+        n: u32,
+        jitter: impl Into<JitterTolerance>,
+        delay_ms: u64,
+        seed: u64,
+    ) -> (Vec<RateStatus>, u32, Duration) {
         let epoch = Instant::now();
-        let reply = aol_reply();
-        let mut limiter = RateLimiter::new(&reply, epoch, epoch, jitter);
-        let mut server = RateState::new(reply.classes().get(3).unwrap(), 0);
+        let mut limiter = RateLimiter::new(reply, epoch, epoch, jitter);
+        let c = reply.classes().get(3).unwrap();
+        let scaled = RateClass {
+            clear: c.clear * scale,
+            alert: c.alert * scale,
+            limit: c.limit * scale,
+            disconnect: c.disconnect * scale,
+            current: c.current * scale,
+            max: c.max * scale,
+            ..c
+        };
+        let mut server = RateState::new(scaled, 0);
+        let unit = u64::from(scale);
         let mut rng = Lcg(seed);
         for i in 0..n {
             limiter.enqueue(im(i));
@@ -303,10 +451,10 @@ mod tests {
         while sent.len() < n as usize {
             let now_ms = now.duration_since(epoch).as_millis() as u64;
             limiter.release(now, |s| {
-                let arrival = (now_ms + rng.next(delay_ms + 1)).max(last_arrival);
+                let arrival = (now_ms * unit + rng.next(delay_ms * unit + 1)).max(last_arrival);
                 last_arrival = arrival;
                 statuses.push(server.update(arrival));
-                lowest = lowest.min(server.current());
+                lowest = lowest.min(server.current() / scale);
                 sent.push(u32::from_be_bytes(s.payload[..4].try_into().unwrap()));
             });
             if let Some(next) = limiter.next_release(now) {
@@ -351,6 +499,100 @@ mod tests {
             statuses.iter().any(|s| *s != RateStatus::Clear)
         });
         assert!(tripped);
+    }
+
+    #[test]
+    fn the_margin_is_proportionate_to_the_class() {
+        let second = Duration::from_secs(1);
+        let aol = aol_reply();
+        let l = RateLimiter::new(&aol, Instant::now(), Instant::now(), second);
+        // AOL's classes are far from the cap: the whole second, ⌈2000 / window⌉ above alert.
+        let floors: Vec<u32> = (1..=5).map(|id| l.floor(id).unwrap()).collect();
+        assert_eq!(floors, [2000 + 25, 2000 + 25, 5000 + 100, 5300 + 100, 5300 + 200]);
+        let class3 = aol.classes().get(3).unwrap();
+        assert_eq!(JitterTolerance::from(second).for_class(&class3), second);
+
+        // Relaxed classes with a short window: the tolerance is capped at alert · window / 2 =
+        // 96 ms, the margin at the alert level (6 ms, not 35 ms).
+        let relaxed = relaxed_reply();
+        let class3 = relaxed.classes().get(3).unwrap();
+        assert_eq!(
+            JitterTolerance::proportional(second).for_class(&class3),
+            Duration::from_millis(96)
+        );
+        let l = RateLimiter::new(&relaxed, Instant::now(), Instant::now(), second);
+        assert_eq!(l.floor(3), Some(3 + 3));
+        // Without the cap, a second of jitter: 3 + ⌈2000 / 64⌉.
+        let l = RateLimiter::new(&relaxed, Instant::now(), Instant::now(), JitterTolerance::fixed(second));
+        assert_eq!(l.floor(3), Some(3 + 32));
+        assert_eq!(JitterTolerance::fixed(second).for_class(&class3), second);
+        // A tiny tolerance still keeps a margin of 1.
+        let l = RateLimiter::new(&relaxed, Instant::now(), Instant::now(), Duration::ZERO);
+        assert_eq!(l.floor(3), Some(3 + 1));
+    }
+
+    #[test]
+    fn a_thousand_ims_in_relaxed_classes_take_seconds_and_never_reach_the_alert_level() {
+        // The default tolerance (a second, capped to 96 ms in these classes), delays within the
+        // capped tolerance, and a server counting in microseconds as flapjack's does.
+        for seed in 1..6 {
+            let (statuses, lowest, took) =
+                simulate_classes(&relaxed_reply(), 1000, 1000, Duration::from_secs(1), 96, seed);
+            assert!(
+                statuses.iter().all(|s| *s == RateStatus::Clear),
+                "seed {seed}: lowest {lowest}"
+            );
+            assert!(lowest >= 3, "seed {seed}: lowest server level {lowest}");
+            // ~440 at once, then one every 6 ms: about 3.4 s.
+            assert!(took < Duration::from_millis(3500), "seed {seed}: took {took:?}");
+            assert!(took > Duration::from_millis(3200), "seed {seed}: took {took:?}");
+        }
+        // A fixed second of tolerance (a floor of 35 ms) is about seven times slower.
+        let (_, _, took) = simulate_classes(
+            &relaxed_reply(),
+            1000,
+            1000,
+            JitterTolerance::fixed(Duration::from_secs(1)),
+            0,
+            1,
+        );
+        assert!(took > Duration::from_secs(20), "took {took:?}");
+    }
+
+    #[test]
+    fn relaxed_classes_without_the_margin_would_trip_the_alert() {
+        // Delays of up to 200 ms trip the server's alert level in the relaxed classes when no
+        // tolerance is configured (a margin of 1 ms), and not with the default capped one: the
+        // margin is what keeps the simulation above it.
+        let tripped = |jitter: Duration| {
+            (1..6).any(|seed| {
+                let (statuses, _, _) = simulate_classes(&relaxed_reply(), 1000, 1000, jitter, 200, seed);
+                statuses.iter().any(|s| *s != RateStatus::Clear)
+            })
+        };
+        assert!(tripped(Duration::ZERO));
+        assert!(!tripped(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn long_windows_keep_their_whole_burst() {
+        // Window 10,000, alert 3 ms, max 6000 ms: twenty thousand SNACs at once leave the level
+        // at 6000 · (1 − 1/10000)^20000 ≈ 812 ms. Counted in whole milliseconds, every one of
+        // them would have cost a millisecond, and the class would have run dry after ~6000.
+        let class = RateClass::new(3, 10_000, 4, 3, 2, 1, 6000);
+        let ims = [SnacType::new(0x0004, 0x0006)];
+        let reply = RateParamsReply::new(RateLayout::Extended, &[(class, &ims[..])]).unwrap();
+        let epoch = Instant::now();
+        let mut l = RateLimiter::new(&reply, epoch, epoch, Duration::from_secs(1));
+        assert_eq!(l.floor(3), Some(3 + 1), "a second is a fifth of a millisecond here");
+        for i in 0..20_000 {
+            l.enqueue(im(i));
+        }
+        let mut sent = 0;
+        l.release(epoch, |_| sent += 1);
+        assert_eq!(sent, 20_000);
+        let level = l.level(3).unwrap();
+        assert!((805..=815).contains(&level), "level {level}");
     }
 
     #[test]

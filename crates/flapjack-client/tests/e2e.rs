@@ -1,12 +1,13 @@
 //! End to end: the tokio client against the real flapjack server on 127.0.0.1:0 — every login
 //! flow the server offers (BUCP strong and weak, roasted, OpenAuth over HTTP and over HTTPS with
-//! TLS to BOS), IMs both ways, presence, the buddy list, chat, and a burst of IMs that the rate
-//! limiter paces so that the server never warns, limits or disconnects.
+//! TLS to BOS), IMs both ways, presence, the buddy list, chat, and bursts of IMs that the rate
+//! limiter paces so that the server never warns, limits or disconnects: a thousand from a bot
+//! account, a few under AOL's classes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use flapjack_client::openauth::Step;
 use flapjack_client::{
@@ -14,23 +15,26 @@ use flapjack_client::{
     TlsOptions,
 };
 use flapjack_server::credentials::make_credentials;
+use flapjack_server::metrics::RateEvent;
 use flapjack_server::store::{NewAccount, Store};
 use flapjack_server::{Server, ServerConfig, SqliteOptions, SqliteStore};
 use flapjack_wire::family::bucp::LoginError;
 
 const ALICE: (&str, &str) = ("Alice", "alice pw");
 const BOB: (&str, &str) = ("Bob", "bob pw");
+/// A bot account (`flapjack account add --bot`): the server gives it relaxed rate classes.
+const ROBOT: (&str, &str) = ("Robot", "robot pw");
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn start(config: ServerConfig) -> Server {
     let store = Arc::new(SqliteStore::open_in_memory(SqliteOptions::default()).expect("store"));
-    for (name, pw) in [ALICE, BOB] {
+    for ((name, pw), bot) in [(ALICE, false), (BOB, false), (ROBOT, true)] {
         let credentials = make_credentials(pw.as_bytes(), &config.argon2, true).expect("credentials");
         store
             .create_account(NewAccount {
                 screen_name: name.to_owned(),
                 credentials,
-                bot: false,
+                bot,
             })
             .await
             .expect("account");
@@ -264,6 +268,50 @@ async fn openauth_over_http_with_a_transcript() {
     server.shutdown().await.unwrap();
 }
 
+/// Two OpenAuth sessions of one account (`flapjack send` while `flapjack chat` is open) live side
+/// by side: the cookie hello says "multiple logins allowed" (TLV 0x004A = 1). A session that asks
+/// for a single login (0x03) on its cookie hello signs the others off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openauth_sessions_of_one_account_coexist_unless_single_is_asked() {
+    let mut config = ServerConfig::for_tests();
+    config.http.http_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let server = start(config).await;
+    let base = format!("http://{}", server.frontends().http_addr().expect("HTTP listener"));
+    let mut cfg = ClientConfig::new(Login::OpenAuth { api_base: base }, ALICE.0, ALICE.1);
+    cfg.open_auth.use_tls = false;
+    let (first, mut first_ev) = connect(cfg.clone()).await;
+    let (second, second_ev) = connect(cfg.clone()).await;
+    let (bob, mut bob_ev) = connect(bucp(&server, BOB)).await;
+    // The first session is still on: what it sends arrives.
+    first.send_im("bob", "still here").await.unwrap();
+    let Event::ImReceived(im) = expect(&mut bob_ev, "IM", |e| matches!(e, Event::ImReceived(_))).await else {
+        unreachable!()
+    };
+    assert_eq!(im.text, "still here");
+    while let Some(ev) = first_ev.try_next() {
+        assert!(!matches!(ev, Event::SignedOff { .. }), "{ev:?}");
+    }
+
+    // A single-login session signs both older ones off.
+    cfg.client_info.multi_conn = Some(3);
+    let (third, third_ev) = connect(cfg).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let reason = loop {
+        let ev = tokio::time::timeout_at(deadline, first_ev.next())
+            .await
+            .expect("in time")
+            .expect("events");
+        if let Event::SignedOff { reason } = ev {
+            break reason;
+        }
+    };
+    assert_eq!(reason, SignOffReason::SignedOnElsewhere);
+    drop((first, second, second_ev));
+    sign_off(third, third_ev).await;
+    sign_off(bob, bob_ev).await;
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openauth_over_https_then_tls_to_bos() {
     let dir = temp_dir("tls");
@@ -443,6 +491,84 @@ async fn chat_rooms() {
     })
     .await;
     sign_off(alice, alice_ev).await;
+    sign_off(bob, bob_ev).await;
+    server.shutdown().await.unwrap();
+}
+
+/// The acceptance test: a script that sends 1,000 IMs through the library as fast as it can call
+/// `send_im`, from a bot account, is never warned, rate-limited or disconnected by the server,
+/// and every message arrives, in order, within seconds. The bot's rate classes
+/// (`flapjack_server::rate::BOT_RATE_CLASSES`) are relaxed but advertised and enforced exactly
+/// like AOL's; the client's limiter paces the script to them (`tests/sans_io.rs` runs a bot past
+/// the whole burst those classes allow, against the server's own limiter).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_sends_a_thousand_ims_as_fast_as_it_can() {
+    let n: usize = std::env::var("FLAPJACK_E2E_BOT_BURST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let config = ServerConfig::for_tests();
+    assert!(config.enforce_rate_limits, "rate limits are not switched off");
+    let server = start(config).await;
+    let (robot, mut robot_ev) = connect(bucp(&server, ROBOT)).await;
+    let Event::SignedOn { self_info, .. } =
+        expect(&mut robot_ev, "SignedOn", |e| matches!(e, Event::SignedOn { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_ne!(
+        self_info.class & flapjack_wire::userinfo::class::BOT,
+        0,
+        "signed on as a bot"
+    );
+    let (bob, mut bob_ev) = connect(bucp(&server, BOB)).await;
+
+    let started = Instant::now();
+    for i in 0..n {
+        robot.send_im("bob", &format!("bot {i}")).await.unwrap();
+    }
+    let handed_over = started.elapsed();
+    let mut got = Vec::with_capacity(n);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while got.len() < n {
+        let ev = tokio::time::timeout_at(deadline, bob_ev.next())
+            .await
+            .unwrap_or_else(|_| panic!("{} of {n} IMs arrived in time", got.len()))
+            .expect("events");
+        match ev {
+            Event::ImReceived(im) => got.push(im.text),
+            Event::SignedOff { reason } => panic!("the recipient was signed off: {reason}"),
+            _ => {}
+        }
+    }
+    let took = started.elapsed();
+    eprintln!("{n} IMs from a bot: handed to the library in {handed_over:?}, all received after {took:?}");
+    assert!(
+        got.iter().zip(0..n).all(|(text, i)| *text == format!("bot {i}")),
+        "every IM, in order"
+    );
+    // No rate warning or limit (0x0001/0x000A codes 2 and 3), no error, no disconnect.
+    while let Some(ev) = robot_ev.try_next() {
+        assert!(
+            !matches!(
+                ev,
+                Event::RateWarning { .. } | Event::RateLimited { .. } | Event::Error(_) | Event::SignedOff { .. }
+            ),
+            "{ev:?}"
+        );
+    }
+    // The server agrees: it never warned, limited, dropped or disconnected.
+    let metrics = &server.state().metrics;
+    for event in [
+        RateEvent::Warn,
+        RateEvent::Limit,
+        RateEvent::Dropped,
+        RateEvent::Disconnect,
+    ] {
+        assert_eq!(metrics.rate_events(event), 0, "{event:?}");
+    }
+    assert!(took < Duration::from_secs(30), "seconds, not minutes: {took:?}");
+    sign_off(robot, robot_ev).await;
     sign_off(bob, bob_ev).await;
     server.shutdown().await.unwrap();
 }

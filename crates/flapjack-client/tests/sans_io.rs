@@ -81,6 +81,11 @@ fn cookie_config() -> SessionConfig {
 /// Runs the OSERVICE opening of a service connection up to the rate subscription; returns what
 /// the client sent after 01/07.
 fn service_opening(h: &mut Harness, conn: ConnId, families: &[u16]) -> Drained {
+    service_opening_with(h, conn, families, rate_reply(families))
+}
+
+/// [`service_opening`] with the given rate classes.
+fn service_opening_with(h: &mut Harness, conn: ConnId, families: &[u16], rates: RateParamsReply<'_>) -> Drained {
     h.server_hello(conn);
     let fams: Vec<Family> = families.iter().map(|f| Family::from(*f)).collect();
     h.server_snac(
@@ -106,7 +111,7 @@ fn service_opening(h: &mut Harness, conn: ConnId, families: &[u16]) -> Drained {
     h.server_snac(
         conn,
         hdr.request_id,
-        Message::Oservice(Oservice::RateParamsReply(rate_reply(families))),
+        Message::Oservice(Oservice::RateParamsReply(rates)),
     );
     let d = h.drain();
     let (_, ack) = d.find_snac(conn, 1, 0x08).expect("rate subscription");
@@ -126,6 +131,15 @@ fn sign_on(h: &mut Harness, buddies: &[FeedbagItem<'static>]) -> (ConnId, Draine
 
 /// As [`sign_on`], also returning what the client sent up to client ready.
 fn sign_on_full(h: &mut Harness, buddies: &[FeedbagItem<'static>]) -> (ConnId, Drained, Drained) {
+    sign_on_with(h, buddies, rate_reply(&BOS_FAMILIES))
+}
+
+/// As [`sign_on_full`], with the given rate classes.
+fn sign_on_with(
+    h: &mut Harness,
+    buddies: &[FeedbagItem<'static>],
+    rates: RateParamsReply<'_>,
+) -> (ConnId, Drained, Drained) {
     let d = h.drain();
     let bos = d.connect_for(&ConnKind::Bos).expect("connect to BOS");
     assert_eq!(d.connects[0].2, "bos.test");
@@ -139,7 +153,7 @@ fn sign_on_full(h: &mut Harness, buddies: &[FeedbagItem<'static>]) -> (ConnId, D
     };
     assert_eq!(s.cookie(), Some(&[0u8, 1, 2, 3, 4, 5, 6, 7][..]));
 
-    let d = service_opening(h, bos, &BOS_FAMILIES);
+    let d = service_opening_with(h, bos, &BOS_FAMILIES, rates);
     let types = d.snac_types(bos);
     for q in [(1, 0x0E), (0x13, 2), (0x13, 4), (2, 2), (3, 2), (4, 4), (9, 2)] {
         assert!(types.contains(&q), "sign-on query {q:?} in {types:?}");
@@ -393,6 +407,74 @@ fn roasted_login() {
     assert!(h.session.is_ended());
 }
 
+/// The channel-1 payload of the BOS connection the session opens next.
+fn bos_hello_payload(h: &mut Harness) -> Vec<u8> {
+    let d = h.drain();
+    let bos = d.connect_for(&ConnKind::Bos).expect("a BOS connection");
+    h.connected(bos);
+    let d = h.drain();
+    let hello = &d.frames_on(bos)[0];
+    assert_eq!(hello.channel, Channel::Signon);
+    hello.payload().to_vec()
+}
+
+/// The BOS cookie hello carries the client identity — 0x0003 id string, 0x0017–0x001A version —
+/// and the configured multi-connection flag 0x004A (§2.9) after every kind of login, so that a
+/// second OpenAuth session does not sign the first one off.
+#[test]
+fn the_cookie_hello_carries_the_identity_and_the_multi_connection_flag() {
+    let expected = |cookie: &str, multi_conn: &str| {
+        hex(&format!(
+            "00 00 00 01 \
+             00 06 00 08 {cookie} \
+             00 03 00 08 66 6C 61 70 6A 61 63 6B \
+             00 17 00 02 00 05  00 18 00 02 00 01  00 19 00 02 00 00  00 1A 00 02 0B DC \
+             {multi_conn}"
+        ))
+    };
+    const ALLOW: &str = "00 4A 00 01 01";
+
+    // OpenAuth: straight to BOS with the cookie.
+    let mut h = Harness::new(cookie_config());
+    assert_eq!(bos_hello_payload(&mut h), expected("00 01 02 03 04 05 06 07", ALLOW));
+
+    // Single session asked for: 0x03.
+    let mut cfg = cookie_config();
+    cfg.client_info.multi_conn = Some(3);
+    let mut h = Harness::new(cfg);
+    assert_eq!(
+        bos_hello_payload(&mut h),
+        expected("00 01 02 03 04 05 06 07", "00 4A 00 01 03")
+    );
+
+    // No flag configured: none sent (the server's policy decides).
+    let mut cfg = cookie_config();
+    cfg.client_info.multi_conn = None;
+    let mut h = Harness::new(cfg);
+    assert_eq!(bos_hello_payload(&mut h), expected("00 01 02 03 04 05 06 07", ""));
+
+    // BUCP: the same after 17/03.
+    let (mut h, login, _) = bucp_until_hash(HashKind::Strong);
+    let resp = LoginResponse::success(b"Test", b"bos.test:5191", &[9; 8], None).unwrap();
+    h.server_snac(login, 2, Message::Bucp(Bucp::LoginResponse(resp)));
+    assert_eq!(bos_hello_payload(&mut h), expected("09 09 09 09 09 09 09 09", ALLOW));
+
+    // Roasted: the same after the channel-4 result.
+    let mut cfg = bucp_config(HashKind::Strong);
+    cfg.login = LoginMethod::Roasted {
+        host: "login.test".into(),
+        port: 5190,
+        tls_cert_name: None,
+    };
+    let mut h = Harness::new(cfg);
+    let login = h.drain().connects[0].0;
+    h.connected(login);
+    h.drain();
+    let result = LoginResponse::success(b"Test", b"127.0.0.1:6000", &[5; 8], None).unwrap();
+    h.server_signoff(login, result.tlvs);
+    assert_eq!(bos_hello_payload(&mut h), expected("05 05 05 05 05 05 05 05", ALLOW));
+}
+
 #[test]
 fn login_connection_lost_and_sign_on_timeout() {
     let mut h = Harness::new(bucp_config(HashKind::Strong));
@@ -523,6 +605,67 @@ fn only_families_the_server_offers_are_queried() {
         }),
         Err(ClientError::ServiceUnavailable(Family::Feedbag))
     );
+}
+
+/// LOCATE and BUDDY through the typed messages: a malformed LOCATE rights reply is reported but
+/// still answers the sign-on query (its limits are not used), and an arrival carrying several
+/// user-info blocks reports each of them, as libpurple does.
+#[test]
+fn locate_and_buddy_answers_are_lenient_where_it_costs_nothing() {
+    let mut h = Harness::new(cookie_config());
+    let bos = h.drain().connects[0].0;
+    h.connected(bos);
+    h.drain();
+    let d = service_opening(&mut h, bos, &[0x0001, 0x0002, 0x0003, 0x0004]);
+    let rid = |fam, sub| d.find_snac(bos, fam, sub).unwrap().0.request_id;
+    h.server_snac(
+        bos,
+        rid(1, 0x0E),
+        Message::Oservice(Oservice::SelfInfo(SelfInfo::new(user("alice", 0)))),
+    );
+    // TLV 0x0001 (max profile length) must be a u16; this one has a single byte.
+    h.server_raw_snac(bos, 2, 3, rid(2, 2), &hex("00 01 00 01 04"));
+    h.server_raw_snac(bos, 3, 3, rid(3, 2), &hex("00 01 00 02 00 C8"));
+    h.server_snac(
+        bos,
+        rid(4, 4),
+        Message::Icbm(Icbm::ParamsReply {
+            max_slots: 100,
+            params: IcbmParams::SERVER_DEFAULT,
+        }),
+    );
+    let d = h.drain();
+    assert!(
+        d.events
+            .iter()
+            .any(|e| matches!(e, Event::Error(ClientError::Decode { .. }))),
+        "{:?}",
+        d.events
+    );
+    let (confirm, _) = d.find_snac(bos, 1, 0x0E).expect("client ready despite the bad limits");
+    h.server_snac(
+        bos,
+        confirm.request_id,
+        Message::Oservice(Oservice::SelfInfo(SelfInfo::new(user("alice", 0)))),
+    );
+    h.drain();
+    assert!(h.session.is_online());
+
+    let mut two = encode_user(&user("bob", class::AIM));
+    two.extend(encode_user(&user("carol", class::AIM)));
+    h.server_raw_snac(bos, 3, 0x0B, 0x8000_0002, &two);
+    h.server_raw_snac(bos, 3, 0x0C, 0x8000_0003, &two);
+    let d = h.drain();
+    let names: Vec<String> = d
+        .events
+        .iter()
+        .map(|e| match e {
+            Event::BuddyArrived(s) => format!("+{}", s.screen_name),
+            Event::BuddyDeparted { screen_name } => format!("-{screen_name}"),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(names, ["+bob", "+carol", "-bob", "-carol"]);
 }
 
 #[test]
@@ -830,6 +973,69 @@ fn a_thousand_ims_are_paced_below_the_servers_alert_level() {
         took > Duration::from_secs(4800) && took < Duration::from_secs(5300),
         "{took:?}"
     );
+}
+
+/// A bot account under the server's own bot classes — advertised by its 0x0001/0x0007 and
+/// judged by its limiter, both from `flapjack_server::rate` — sends IMs as fast as it can: past
+/// the whole burst the classes allow, paced, never warned, limited or dropped, in order.
+#[test]
+fn a_bot_is_paced_under_the_servers_bot_classes() {
+    use flapjack_server::rate::{RateLimiter as ServerLimiter, rate_reply as server_rate_reply};
+
+    let reply = server_rate_reply(&BOS_FAMILIES, 3, true).unwrap();
+    let class = reply.classes().get(3).expect("class 3");
+    assert!(class.alert < 100, "relaxed classes for bots, not AOL's: {class:?}");
+    // The burst down to the client's floor (alert + at least 1 ms), then 2000 more, paced.
+    let floor = f64::from(class.alert + 1);
+    let burst = (f64::from(class.window) * (f64::from(class.max) / floor).ln()) as u64;
+    let n = burst + 2000;
+    assert!(n < 200_000, "{n} IMs: a test this size is too slow");
+
+    let mut h = Harness::new(cookie_config());
+    let epoch = h.now; // the harness opened the connection (and the server its limiter) here
+    let (bos, _, _) = sign_on_with(&mut h, &[], reply);
+    let mut server = ServerLimiter::for_account(epoch, true);
+    for i in 0..n {
+        h.command(Command::SendIm(ImRequest::new(MessageId(i), "bob", format!("m{i}"))))
+            .unwrap();
+    }
+    let mut next_id = 0;
+    let mut rounds = 0;
+    loop {
+        let d = h.drain();
+        for (hdr, payload) in d.snacs_on(bos) {
+            let decision = server.on_snac(hdr.family, hdr.subtype, h.now);
+            assert!(
+                decision.allow && !decision.disconnect && decision.change.is_none(),
+                "IM {next_id}: {decision:?}"
+            );
+            if (hdr.family, hdr.subtype) != (4, 6) {
+                continue;
+            }
+            let Message::Icbm(Icbm::SendIm(im)) = typed(&payload).message else {
+                panic!()
+            };
+            assert_eq!(MessageId::from_cookie(im.cookie.0).0, next_id, "in order");
+            next_id += 1;
+        }
+        assert!(d.events.iter().all(|e| !matches!(e, Event::Error(_))));
+        if next_id == n {
+            break;
+        }
+        let next = d.timeout.expect("a timer while IMs are queued");
+        assert!(next > h.now, "time moves");
+        h.advance_to(next);
+        rounds += 1;
+        assert!(rounds < 10 * 2000, "no livelock");
+    }
+    assert_eq!(h.session.queued(), 0);
+    // The IMs past the burst were paced: at least one alert level apart on average.
+    let took = h.now.duration_since(epoch);
+    assert!(
+        took >= Duration::from_millis(u64::from(class.alert) * 1000),
+        "{took:?} for {n} IMs"
+    );
+    assert!(rounds > 1000, "paced, not sent at once ({rounds} rounds)");
 }
 
 #[test]

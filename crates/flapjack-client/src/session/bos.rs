@@ -9,16 +9,19 @@
 
 use std::collections::HashMap;
 
+use flapjack_wire::family::bucp::ClientInfo;
+use flapjack_wire::family::buddy::{self, Buddy};
 use flapjack_wire::family::icbm::{
     AIM_FEATURES, Channel1Message, Charset, Icbm, IcbmChannel, IcbmParams, SendIm, SendImFlags, TextPart, TypingEvent,
     TypingNotification, WarnMode, encode_text, param_flags,
 };
+use flapjack_wire::family::locate::{self, InfoTlvs, InfoType, Locate, SetInfo};
 use flapjack_wire::family::oservice::{
     ClientReadyEntry, FamilyVersion, Oservice, RateChangeCode, SetUserInfoFields, UserInfoFields,
 };
 use flapjack_wire::flap::{Channel, FLAP_VERSION, Signon, signon_tag};
 use flapjack_wire::snac::{Message, RawSnac, SnacError, SnacHeader, flags};
-use flapjack_wire::{DecodeError, Family, IcbmCookie, Put, Reader, ScreenName, TlvBlock, UserInfo};
+use flapjack_wire::{DecodeError, Family, IcbmCookie, Put, Reader, ScreenName, TlvBlock, TlvBlockBuilder};
 
 use super::conn::Phase;
 use super::{ConnId, ConnKind, Session, State};
@@ -45,32 +48,6 @@ fn our_version(family: u16) -> Option<u16> {
     })
 }
 
-/// LOCATE subtypes and tags (the family has no typed module yet).
-mod locate {
-    pub const FAMILY: u16 = 0x0002;
-    pub const RIGHTS_QUERY: u16 = 0x0002;
-    pub const RIGHTS_REPLY: u16 = 0x0003;
-    pub const SET_INFO: u16 = 0x0004;
-    pub const USER_INFO_QUERY: u16 = 0x0005;
-    pub const USER_INFO_REPLY: u16 = 0x0006;
-    pub const TAG_PROFILE_MIME: u16 = 0x0001;
-    pub const TAG_PROFILE: u16 = 0x0002;
-    pub const TAG_AWAY_MIME: u16 = 0x0003;
-    pub const TAG_AWAY: u16 = 0x0004;
-    pub const TAG_CAPABILITIES: u16 = 0x0005;
-    /// Query type bits: profile, away message.
-    pub const QUERY_PROFILE_AND_AWAY: u16 = 0x0003;
-}
-
-/// BUDDY subtypes (the family has no typed module yet).
-mod buddy {
-    pub const FAMILY: u16 = 0x0003;
-    pub const RIGHTS_QUERY: u16 = 0x0002;
-    pub const RIGHTS_REPLY: u16 = 0x0003;
-    pub const ARRIVED: u16 = 0x000B;
-    pub const DEPARTED: u16 = 0x000C;
-}
-
 /// BOS-wide state.
 #[derive(Debug, Default)]
 pub(super) struct BosState {
@@ -94,7 +71,7 @@ impl Session {
         self.conn_by_kind(&ConnKind::Bos)
     }
 
-    /// A service connection is open: present the cookie.
+    /// A service connection is open: present the cookie (with the client identity on BOS).
     pub(super) fn service_connected(&mut self, id: ConnId) {
         let Some(conn) = self.conn(id) else {
             return;
@@ -102,7 +79,7 @@ impl Session {
         let mut b = TlvBlock::builder().bytes(signon_tag::COOKIE, &conn.cookie);
         if conn.kind == ConnKind::Bos {
             self.bos.tls = conn.tls_cert_name.is_some();
-            b = self.cfg.client_info.append_to(b);
+            b = cookie_identity(&self.cfg.client_info, b);
         }
         let tlvs = match b.build() {
             Ok(t) => t,
@@ -143,31 +120,41 @@ impl Session {
             }
             return;
         }
-        match header.family {
-            locate::FAMILY | buddy::FAMILY => {
-                let result = snac_body(&raw).and_then(|b| self.raw_family_snac(id, header, b));
-                if let Err(error) = result {
-                    self.emit(Event::Error(ClientError::Decode { conn: kind, error }));
+        if header.family == buddy::FAMILY
+            && matches!(header.subtype, buddy::subtype::ARRIVED | buddy::subtype::DEPARTED)
+        {
+            // One user-info block each (§8.3), but like libpurple take as many as there are.
+            let result = snac_body(&raw).and_then(|b| self.buddy_presence(header.subtype, b));
+            if let Err(error) = result {
+                self.emit(Event::Error(ClientError::Decode { conn: kind, error }));
+            }
+            return;
+        }
+        match raw.typed() {
+            Ok(snac) => self.typed_snac(id, kind, header, snac.message),
+            Err(error) => {
+                let critical = header.family == 0x0001 && matches!(header.subtype, 0x0003 | 0x0007);
+                let err = ClientError::Decode { conn: kind, error };
+                if critical {
+                    self.on_broken(id, err);
+                    return;
+                }
+                self.emit(Event::Error(err));
+                // The LOCATE and BUDDY limits are not used: a malformed answer still answers.
+                if let (locate::FAMILY, locate::subtype::RIGHTS_REPLY) | (buddy::FAMILY, buddy::subtype::RIGHTS_REPLY) =
+                    (header.family, header.subtype)
+                {
+                    self.sign_on_answer(header.family);
                 }
             }
-            _ => match raw.typed() {
-                Ok(snac) => self.typed_snac(id, kind, header, snac.message),
-                Err(error) => {
-                    let critical = header.family == 0x0001 && matches!(header.subtype, 0x0003 | 0x0007);
-                    let err = ClientError::Decode { conn: kind, error };
-                    if critical {
-                        self.on_broken(id, err);
-                    } else {
-                        self.emit(Event::Error(err));
-                    }
-                }
-            },
         }
     }
 
     fn typed_snac(&mut self, id: ConnId, kind: ConnKind, header: SnacHeader, message: Message<'_>) {
         match message {
             Message::Oservice(m) => self.oservice(id, kind, header, m),
+            Message::Locate(m) => self.locate_snac(id, header, m),
+            Message::Buddy(m) => self.buddy_snac(m),
             Message::Icbm(m) if kind == ConnKind::Bos => self.icbm(id, header, m),
             Message::Feedbag(m) if kind == ConnKind::Bos => self.feedbag_snac(id, header, m),
             Message::Pd(flapjack_wire::family::pd::Pd::RightsReply(_)) if kind == ConnKind::Bos => {
@@ -253,7 +240,7 @@ impl Session {
                 });
             }
             Oservice::RateParamsReply(reply) => {
-                let jitter = self.cfg.rate_jitter_tolerance;
+                let jitter = self.cfg.jitter_tolerance();
                 let epoch = self.epoch;
                 let ids: Vec<u16> = reply.class_ids().collect();
                 let ack = match Oservice::rate_params_sub_add(&ids) {
@@ -279,7 +266,7 @@ impl Session {
                 }
             }
             Oservice::RateChange(change) => {
-                let jitter = self.cfg.rate_jitter_tolerance;
+                let jitter = self.cfg.jitter_tolerance();
                 self.with_conn(id, |c, _out, now| {
                     if let Some(r) = &mut c.rates {
                         r.on_change(&change, now, jitter);
@@ -349,8 +336,8 @@ impl Session {
             self.feedbag.start_loading();
         }
         for (family, subtype) in [
-            (locate::FAMILY, locate::RIGHTS_QUERY),
-            (buddy::FAMILY, buddy::RIGHTS_QUERY),
+            (locate::FAMILY, locate::subtype::RIGHTS_QUERY),
+            (buddy::FAMILY, buddy::subtype::RIGHTS_QUERY),
             (0x0004, 0x0004),
             (0x0009, 0x0002),
         ] {
@@ -403,24 +390,15 @@ impl Session {
         };
         let families = self.conn(id).map(|c| c.families.clone()).unwrap_or_default();
         if families.contains(&locate::FAMILY) {
-            let mut caps = Vec::new();
-            for c in &self.cfg.capabilities {
-                c.encode(&mut caps);
-            }
-            let mut b = TlvBlock::builder();
+            let mut b = InfoTlvs::new();
             if let Some(profile) = &self.cfg.profile {
                 let (mime, bytes) = mime_text(profile);
-                b = b
-                    .bytes(locate::TAG_PROFILE_MIME, mime.as_bytes())
-                    .bytes(locate::TAG_PROFILE, &bytes);
+                b = b.profile(mime.as_bytes(), &bytes);
             }
-            b = b.bytes(locate::TAG_CAPABILITIES, &caps);
-            if let Ok(tlvs) = b.build() {
+            if let Ok(tlvs) = b.capabilities(&self.cfg.capabilities).build() {
                 self.with_conn(id, |c, out, now| {
-                    c.send_raw(
-                        locate::FAMILY,
-                        locate::SET_INFO,
-                        tlvs.as_bytes(),
+                    c.send_snac(
+                        Message::Locate(Locate::SetInfo(SetInfo { tlvs })),
                         Some(RequestContext::SetInfo),
                         out,
                         now,
@@ -486,51 +464,55 @@ impl Session {
     }
 
     // -----------------------------------------------------------------------------------------
-    // LOCATE and BUDDY (parsed here from raw bodies)
+    // LOCATE and BUDDY
 
-    fn raw_family_snac(&mut self, id: ConnId, header: SnacHeader, body: &[u8]) -> Result<(), DecodeError> {
-        match (header.family, header.subtype) {
-            (locate::FAMILY, locate::RIGHTS_REPLY) => self.sign_on_answer(locate::FAMILY),
-            (buddy::FAMILY, buddy::RIGHTS_REPLY) => self.sign_on_answer(buddy::FAMILY),
-            (locate::FAMILY, locate::USER_INFO_REPLY) => {
-                let mut r = Reader::new(body);
-                let info = UserInfo::decode(&mut r)?;
-                let tlvs = TlvBlock::decode_rest(&mut r)?;
+    fn locate_snac(&mut self, id: ConnId, header: SnacHeader, m: Locate<'_>) {
+        match m {
+            Locate::RightsReply(_) => self.sign_on_answer(locate::FAMILY),
+            Locate::UserInfoReply(reply) => {
                 self.conn_mut(id).and_then(|c| c.take_pending(header.request_id));
-                let text = |mime_tag: u16, text_tag: u16| {
-                    tlvs.get(text_tag).map(|t| decode_text_with_mime(tlvs.get(mime_tag), t))
-                };
+                let text = |mime: Option<&[u8]>, text: Option<&[u8]>| text.map(|t| decode_text_with_mime(mime, t));
                 let reply = UserInfoReply {
-                    user: UserStatus::from_info(&info),
-                    profile: text(locate::TAG_PROFILE_MIME, locate::TAG_PROFILE),
-                    away_message: text(locate::TAG_AWAY_MIME, locate::TAG_AWAY).filter(|t| !t.is_empty()),
+                    user: UserStatus::from_info(&reply.user),
+                    profile: text(reply.profile_mime(), reply.profile()),
+                    away_message: text(reply.away_mime(), reply.away_message()).filter(|t| !t.is_empty()),
                 };
                 self.emit(Event::UserInfo(reply));
             }
-            (buddy::FAMILY, buddy::ARRIVED) => {
-                let mut r = Reader::new(body);
-                while !r.is_empty() {
-                    let info = UserInfo::decode(&mut r)?;
-                    let status = UserStatus::from_info(&info);
-                    let key = normalize(&status.screen_name);
-                    let known = self.bos.online.insert(key, status.clone()).is_some();
-                    self.emit(if known {
-                        Event::BuddyChanged(status)
-                    } else {
-                        Event::BuddyArrived(status)
-                    });
-                }
+            _ => {}
+        }
+    }
+
+    fn buddy_snac(&mut self, m: Buddy<'_>) {
+        match m {
+            Buddy::RightsReply(_) => self.sign_on_answer(buddy::FAMILY),
+            Buddy::Arrived(info) => {
+                let status = UserStatus::from_info(&info);
+                let key = normalize(&status.screen_name);
+                let known = self.bos.online.insert(key, status.clone()).is_some();
+                self.emit(if known {
+                    Event::BuddyChanged(status)
+                } else {
+                    Event::BuddyArrived(status)
+                });
             }
-            (buddy::FAMILY, buddy::DEPARTED) => {
-                let mut r = Reader::new(body);
-                while !r.is_empty() {
-                    let info = UserInfo::decode(&mut r)?;
-                    let name = info.screen_name.to_string_lossy();
-                    self.bos.online.remove(&normalize(&name));
-                    self.emit(Event::BuddyDeparted { screen_name: name });
-                }
+            Buddy::Departed(info) => {
+                let name = info.screen_name.to_string_lossy();
+                self.bos.online.remove(&normalize(&name));
+                self.emit(Event::BuddyDeparted { screen_name: name });
             }
             _ => {}
+        }
+    }
+
+    /// 03/0B or 03/0C with any number of user-info blocks, each handled as its own message.
+    fn buddy_presence(&mut self, subtype: u16, body: &[u8]) -> Result<(), DecodeError> {
+        let mut r = Reader::new(body);
+        while !r.is_empty() {
+            match Buddy::decode(subtype, &mut r)? {
+                Some(m) => self.buddy_snac(m),
+                None => break,
+            }
         }
         Ok(())
     }
@@ -681,10 +663,8 @@ impl Session {
     fn send_locate_info(&mut self, tlvs: TlvBlock<'_>) -> Result<(), ClientError> {
         let id = self.bos_serving(Family::Locate)?;
         self.with_conn(id, |c, out, now| {
-            c.send_raw(
-                locate::FAMILY,
-                locate::SET_INFO,
-                tlvs.as_bytes(),
+            c.send_snac(
+                Message::Locate(Locate::SetInfo(SetInfo { tlvs })),
                 Some(RequestContext::SetInfo),
                 out,
                 now,
@@ -698,16 +678,12 @@ impl Session {
             return Err(ClientError::InvalidRequest("an away message cannot be empty".into()));
         }
         let (mime, bytes) = mime_text(message);
-        let tlvs = TlvBlock::builder()
-            .bytes(locate::TAG_AWAY_MIME, mime.as_bytes())
-            .bytes(locate::TAG_AWAY, &bytes)
-            .build()?;
+        let tlvs = InfoTlvs::new().away(mime.as_bytes(), &bytes).build()?;
         self.send_locate_info(tlvs)
     }
 
     pub(super) fn set_available(&mut self) -> Result<(), ClientError> {
-        let tlvs = TlvBlock::builder().empty(locate::TAG_AWAY).build()?;
-        self.send_locate_info(tlvs)?;
+        self.send_locate_info(SetInfo::back().tlvs)?;
         if self.bos.invisible {
             self.set_status(0)?;
             self.bos.invisible = false;
@@ -748,24 +724,19 @@ impl Session {
 
     pub(super) fn set_profile(&mut self, profile: &str) -> Result<(), ClientError> {
         let (mime, bytes) = mime_text(profile);
-        let tlvs = TlvBlock::builder()
-            .bytes(locate::TAG_PROFILE_MIME, mime.as_bytes())
-            .bytes(locate::TAG_PROFILE, &bytes)
-            .build()?;
+        let tlvs = InfoTlvs::new().profile(mime.as_bytes(), &bytes).build()?;
         self.send_locate_info(tlvs)
     }
 
     pub(super) fn get_user_info(&mut self, name: &str) -> Result<(), ClientError> {
         let id = self.bos_serving(Family::Locate)?;
         let sn = screen_name(name)?;
-        let mut body = Vec::new();
-        body.put_u16(locate::QUERY_PROFILE_AND_AWAY);
-        sn.encode(&mut body);
+        let query = Locate::user_info_query(InfoType::PROFILE | InfoType::AWAY, sn);
         let ctx = RequestContext::UserInfo {
             screen_name: name.to_owned(),
         };
         self.with_conn(id, |c, out, now| {
-            c.send_raw(locate::FAMILY, locate::USER_INFO_QUERY, &body, Some(ctx), out, now);
+            c.send_snac(Message::Locate(query), Some(ctx), out, now);
         });
         Ok(())
     }
@@ -805,6 +776,25 @@ impl Session {
             );
         });
         Ok(())
+    }
+}
+
+/// The client identity on the BOS cookie hello, the same after every login (BUCP, roasted,
+/// OpenAuth; §2.9, libpurple's `flap_connection_send_version_with_cookie_and_clientinfo`):
+/// 0x0003 client id string, 0x0017–0x001A major, minor, point and build, and 0x004A the
+/// multi-connection flag when one is configured. The server applies the flag to the session the
+/// cookie opens: 0x01 (the default) keeps the account's other sessions signed on — a second
+/// OpenAuth session does not kick the first — and 0x03 signs them off.
+fn cookie_identity(info: &ClientInfo, b: TlvBlockBuilder) -> TlvBlockBuilder {
+    let b = b
+        .bytes(signon_tag::CLIENT_ID_STRING, info.id_string.as_bytes())
+        .u16(signon_tag::MAJOR, info.version[0])
+        .u16(signon_tag::MINOR, info.version[1])
+        .u16(signon_tag::POINT, info.version[2])
+        .u16(signon_tag::BUILD, info.version[3]);
+    match info.multi_conn {
+        Some(flag) => b.u8(signon_tag::MULTI_CONN, flag),
+        None => b,
     }
 }
 

@@ -48,6 +48,7 @@ use flapjack_wire::flap::{Channel, Decoded, FrameDecoder, Signoff, signoff_tag};
 use crate::command::Command;
 use crate::error::{ClientError, SignOffReason};
 use crate::event::{BuddyList, Event, UserStatus};
+use crate::rate::JitterTolerance;
 use conn::{Conn, LoginFlow, Phase};
 
 pub use bos::OSERVICE_VERSION;
@@ -227,7 +228,10 @@ pub struct SessionConfig {
     pub password: String,
     /// How to log in.
     pub login: LoginMethod,
-    /// Client identity TLVs sent with the login and the cookie.
+    /// Client identity: all of it with a BUCP or roasted login; its id string, version and
+    /// multi-connection flag (0x0003, 0x0017–0x001A, 0x004A) with the BOS cookie after every
+    /// kind of login (§2.9). The default flag, 0x01, keeps the account's other sessions signed
+    /// on; 0x03 signs them off.
     pub client_info: ClientInfo,
     /// Send a FLAP keepalive after this long without sending anything (60 s).
     pub keepalive_interval: Duration,
@@ -235,6 +239,11 @@ pub struct SessionConfig {
     pub sign_on_timeout: Duration,
     /// The largest network + scheduling delay the rate limiter allows for (1 s); see [`crate::rate`].
     pub rate_jitter_tolerance: Duration,
+    /// Cap the jitter tolerance of each rate class at `alert · window / 2`, so that the
+    /// limiter's margin stays proportionate to the class (true, the default: relaxed classes
+    /// such as a bot account's are not paced for a whole second of jitter). False allows for
+    /// `rate_jitter_tolerance` in every class however small its levels; see [`crate::rate`].
+    pub rate_jitter_proportional: bool,
     /// Ask for stored offline messages after signing on.
     pub request_offline_messages: bool,
     /// Capabilities to advertise (LOCATE TLV 0x0005).
@@ -255,6 +264,7 @@ impl fmt::Debug for SessionConfig {
             .field("keepalive_interval", &self.keepalive_interval)
             .field("sign_on_timeout", &self.sign_on_timeout)
             .field("rate_jitter_tolerance", &self.rate_jitter_tolerance)
+            .field("rate_jitter_proportional", &self.rate_jitter_proportional)
             .field("request_offline_messages", &self.request_offline_messages)
             .field("capabilities", &self.capabilities)
             .field("profile", &self.profile)
@@ -264,7 +274,7 @@ impl fmt::Debug for SessionConfig {
 
 impl SessionConfig {
     /// A configuration with the defaults: 60 s keepalive and sign-on timeout, 1 s jitter
-    /// tolerance, offline messages on, chat and typing capabilities, libpurple-like identity.
+    /// tolerance (capped per rate class), offline messages on, chat and typing capabilities, libpurple-like identity.
     pub fn new(screen_name: impl Into<String>, password: impl Into<String>, login: LoginMethod) -> Self {
         Self {
             screen_name: screen_name.into(),
@@ -277,10 +287,21 @@ impl SessionConfig {
             keepalive_interval: Duration::from_secs(60),
             sign_on_timeout: Duration::from_secs(60),
             rate_jitter_tolerance: Duration::from_secs(1),
+            rate_jitter_proportional: true,
             request_offline_messages: true,
             capabilities: vec![Capability::CHAT, Capability::TYPING, Capability::INTEROPERATE],
             profile: None,
             seed: 0x5EED,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// The rate limiter's jitter tolerance.
+    pub(crate) fn jitter_tolerance(&self) -> JitterTolerance {
+        JitterTolerance {
+            jitter: self.rate_jitter_tolerance,
+            proportional: self.rate_jitter_proportional,
         }
     }
 }
