@@ -1,4 +1,12 @@
 //! `flapjack serve`: run the server until SIGINT or SIGTERM.
+//!
+//! Every option is a flag, a `FLAPJACK_*` environment variable and a key of the TOML config
+//! file (`--config FILE`, else `<data-dir>/flapjack.toml`), in that order of precedence; see
+//! [`config_file`].
+
+mod config_file;
+
+pub use config_file::resolve;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,7 +15,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use flapjack_server::store::sqlite::{SqliteOptions, SqliteStore};
-use flapjack_server::{LegacyLogins, Server, ServerConfig};
+use flapjack_server::warning::WarningDecay;
+use flapjack_server::{LegacyLogins, MultiSession, Server, ServerConfig};
 
 /// Which legacy logins to accept (command-line form of [`LegacyLogins`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -30,9 +39,36 @@ impl From<LegacyLoginsArg> for LegacyLogins {
     }
 }
 
+/// Several sessions per account or one (command-line form of [`MultiSession`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MultiSessionArg {
+    /// Follow the client's login flag (TLV 0x004A): 0x01 allows several sessions; 0x03, 0x00
+    /// or no flag sign the older session off.
+    Client,
+    /// Always allow several sessions.
+    Allow,
+    /// Always sign the older sessions off ("signed on from another location").
+    KickOlder,
+}
+
+impl From<MultiSessionArg> for MultiSession {
+    fn from(v: MultiSessionArg) -> Self {
+        match v {
+            MultiSessionArg::Client => MultiSession::HonourClient,
+            MultiSessionArg::Allow => MultiSession::Allow,
+            MultiSessionArg::KickOlder => MultiSession::KickOlder,
+        }
+    }
+}
+
 /// Options of `flapjack serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// TOML config file whose keys are these long flag names (e.g. `oscar = "0.0.0.0:5190"`);
+    /// flags and FLAPJACK_* variables override it [default: <data-dir>/flapjack.toml, when it
+    /// exists].
+    #[arg(long, env = "FLAPJACK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Directory holding the database (created if missing).
     #[arg(long, env = "FLAPJACK_DATA_DIR", default_value = "flapjack-data")]
     pub data_dir: PathBuf,
@@ -100,6 +136,13 @@ pub struct ServeArgs {
     /// Do not enforce the rate classes (benchmarks).
     #[arg(long, env = "FLAPJACK_NO_RATE_LIMITS")]
     pub no_rate_limits: bool,
+    /// What a second sign-on of an account does to the first: follow the client's flag,
+    /// always allow, or always sign the older session off.
+    #[arg(long, env = "FLAPJACK_MULTI_SESSION", value_enum, default_value_t = MultiSessionArg::Client)]
+    pub multi_session: MultiSessionArg,
+    /// Warning levels drop by 1.0 % every this many seconds (0: never).
+    #[arg(long, env = "FLAPJACK_WARNING_DECAY_SECS", default_value_t = 60)]
+    pub warning_decay_secs: u64,
 }
 
 /// Runs the server.
@@ -124,6 +167,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         max_connections_per_address: args.max_connections_per_address.max(1),
         persist_profiles: args.persist_profiles,
         enforce_rate_limits: !args.no_rate_limits,
+        multi_session: args.multi_session.into(),
+        warning_decay: WarningDecay::per_percent(Duration::from_secs(args.warning_decay_secs)),
         advertise_tls: args.advertise_tls.clone(),
         oscar_tls_addr: args.oscar_tls,
         tls: flapjack_server::tls::TlsSettings {
