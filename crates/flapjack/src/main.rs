@@ -8,7 +8,9 @@
 //! * `demo`: an embedded server and two clients showing the whole protocol in seconds.
 
 mod account;
+mod bench;
 mod bot;
+mod chat;
 mod client_args;
 mod demo;
 mod event_json;
@@ -43,24 +45,36 @@ enum Command {
     Listen(Box<listen::ListenArgs>),
     /// Answer IMs with a command run once per message.
     Bot(Box<bot::BotArgs>),
+    /// A terminal chat client: buddy list, conversations and chat rooms in tabs.
+    Chat(Box<chat::ChatArgs>),
     /// Start an embedded server and two clients and show the whole protocol, in seconds.
     Demo(demo::DemoArgs),
+    /// Load tool: IM throughput and latency, logins per second, memory per idle session.
+    Bench(Box<bench::BenchArgs>),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The matches are kept: `serve` needs to know which options came from flags or variables
+    // to lay its config file under them.
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // The client subcommands log only warnings unless asked (their output is for people and
     // scripts); the server logs what it does.
     let server_side = matches!(cli.command, Command::Serve(_) | Command::Account(_));
     init_tracing(if server_side { "info" } else { "warn" });
     let result = match cli.command {
-        Command::Serve(args) => serve::run(*args),
+        Command::Serve(args) => match matches.subcommand_matches("serve") {
+            Some(m) => serve::resolve(*args, m).and_then(serve::run),
+            None => serve::run(*args),
+        },
         Command::Account(args) => account::run(args),
         Command::Login(args) => return client_args::exit(login::run(*args)),
         Command::Send(args) => return client_args::exit(send::run(*args)),
         Command::Listen(args) => return client_args::exit(listen::run(*args)),
         Command::Bot(args) => return client_args::exit(bot::run(*args)),
+        Command::Chat(args) => return client_args::exit(chat::run(*args)),
         Command::Demo(args) => return client_args::exit(demo::run(args)),
+        Command::Bench(args) => bench::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

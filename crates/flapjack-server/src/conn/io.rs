@@ -1,19 +1,33 @@
 //! The byte-moving halves of a connection: a frame reader over a growable buffer, and the
 //! writer task that drains the outbound queue with write coalescing.
+//!
+//! Idle connections hold no buffers: most of the server's sessions are idle most of the time
+//! (their memory is what limits how many one server holds). The reader gives its buffer back
+//! whenever it has no partial frame and the socket has nothing more to read, and waits for the
+//! next bytes with a small buffer on the stack; the writer gives its buffer back whenever its
+//! queue is empty.
 
+use std::future::Future;
 use std::ops::Range;
+use std::pin::pin;
+use std::task::{Context, Poll};
 
 use flapjack_wire::flap::{Channel, FrameDecoder, HEADER_LEN, encode_frame_with};
 use flapjack_wire::{DecodeError, Decoded};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::session::Outbound;
 
 /// Stop gathering queued frames into one write past this many bytes.
 const COALESCE_BYTES: usize = 64 * 1024;
-/// Smallest read.
+/// Smallest read into the heap buffer.
 const READ_CHUNK: usize = 4096;
+/// The stack buffer an idle connection waits with (the first bytes of a burst land here).
+const IDLE_READ: usize = 512;
+/// The writer's buffer when it starts gathering after being idle.
+const WRITE_START: usize = 1024;
 
 /// Where a decoded frame sits in the reader's buffer.
 #[derive(Debug, Clone)]
@@ -36,11 +50,12 @@ pub struct FrameReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
-    /// A reader accepting payloads up to `max_payload` bytes.
+    /// A reader accepting payloads up to `max_payload` bytes. The buffer is allocated when
+    /// bytes arrive.
     pub fn new(io: R, max_payload: usize) -> Self {
         Self {
             io,
-            buf: Vec::with_capacity(READ_CHUNK),
+            buf: Vec::new(),
             start: 0,
             needed: HEADER_LEN,
             decoder: FrameDecoder::with_max_payload(max_payload),
@@ -84,9 +99,34 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             self.buf.drain(..self.start);
             self.start = 0;
         }
-        let want = self.needed.saturating_sub(self.buf.len()).max(READ_CHUNK);
-        self.buf.reserve(want);
-        self.io.read_buf(&mut self.buf).await
+        std::future::poll_fn(|cx| self.poll_read_more(cx)).await
+    }
+
+    /// One attempt to read. With a partial frame buffered, reads into the (grown) heap buffer.
+    /// Without one, tries the heap buffer if it is still there and, when the socket has
+    /// nothing, frees it and waits with a small stack buffer instead: an idle connection holds
+    /// no heap buffer at all.
+    fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        let Self { io, buf, needed, .. } = self;
+        if !buf.is_empty() || buf.capacity() >= READ_CHUNK {
+            let want = needed.saturating_sub(buf.len()).max(READ_CHUNK);
+            buf.reserve(want);
+            let was_empty = buf.is_empty();
+            let polled = pin!(io.read_buf(buf)).poll(cx);
+            if polled.is_pending() && was_empty {
+                *buf = Vec::new();
+            }
+            return polled;
+        }
+        let mut small = [0u8; IDLE_READ];
+        match pin!(io.read(&mut small)).poll(cx) {
+            Poll::Ready(Ok(n)) => {
+                buf.reserve(n.max(READ_CHUNK));
+                buf.extend_from_slice(&small[..n]);
+                Poll::Ready(Ok(n))
+            }
+            other => other,
+        }
     }
 }
 
@@ -94,8 +134,27 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 /// `seq`, writes, repeats. Ends after a [`Outbound::Close`] item (flushing and shutting the
 /// write side) or when every sender is gone.
 pub async fn run_writer<W: AsyncWrite + Unpin>(mut w: W, mut rx: mpsc::Receiver<Outbound>, mut seq: u16) {
-    let mut buf = Vec::with_capacity(8 * 1024);
-    while let Some(first) = rx.recv().await {
+    let mut buf = Vec::new();
+    loop {
+        let first = match rx.try_recv() {
+            Ok(item) => item,
+            Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {
+                // Idle: give the buffer back while waiting.
+                buf = Vec::new();
+                match rx.recv().await {
+                    Some(item) => item,
+                    None => break,
+                }
+            }
+        };
+        if buf.capacity() == 0 {
+            // Size the buffer for what is queued now, so that gathering a burst does not
+            // regrow it frame by frame.
+            let frame = HEADER_LEN + first.payload_len();
+            let queued = rx.len().saturating_add(1);
+            buf.reserve(queued.saturating_mul(frame).clamp(WRITE_START, COALESCE_BYTES + frame));
+        }
         let mut closing = encode(first, &mut buf, &mut seq);
         while !closing && buf.len() < COALESCE_BYTES {
             match rx.try_recv() {
@@ -165,6 +224,36 @@ mod tests {
         assert_eq!(frames[1], (Channel::Signoff, 0, vec![0, 9, 0, 2, 0, 1]));
         assert_eq!(reader.read_more().await.unwrap(), 0);
         writer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_idle_reader_holds_no_buffer() {
+        let (mut client, server) = tokio::io::duplex(4096);
+        let mut reader = FrameReader::new(server, 1024);
+        assert_eq!(reader.buf.capacity(), 0, "nothing allocated before bytes arrive");
+        client.write_all(&[0x2A, 5, 0, 1, 0, 0]).await.unwrap();
+        reader.read_more().await.unwrap();
+        assert_eq!(reader.next_frame().unwrap().unwrap().channel, Channel::Keepalive);
+        assert!(reader.next_frame().unwrap().is_none());
+        // Nothing more to read: the buffer goes back while the reader waits.
+        let wait = tokio::time::timeout(std::time::Duration::from_millis(20), reader.read_more()).await;
+        assert!(wait.is_err());
+        assert_eq!(reader.buf.capacity(), 0);
+        // A frame split across reads (and larger than the idle read) still arrives whole.
+        let mut frame = vec![0x2A, 2, 0, 2, 0x03, 0x00];
+        frame.extend((0..0x300).map(|i| i as u8));
+        client.write_all(&frame[..100]).await.unwrap();
+        let mut got = None;
+        let mut rest = Some(&frame[100..]);
+        while got.is_none() {
+            reader.read_more().await.unwrap();
+            if let Some(fr) = reader.next_frame().unwrap() {
+                got = Some(reader.payload(&fr).to_vec());
+            } else if let Some(r) = rest.take() {
+                client.write_all(r).await.unwrap();
+            }
+        }
+        assert_eq!(got.unwrap(), frame[HEADER_LEN..]);
     }
 
     #[tokio::test]

@@ -93,7 +93,7 @@ fn screen_name_of(cx: &Cx<'_>) -> ScreenName<'static> {
 }
 
 fn encode_unsolicited(message: Message<'_>) -> Bytes {
-    Bytes::from(Snac::new(next_server_request_id(), message).to_bytes())
+    crate::session::encode_snac(&Snac::new(next_server_request_id(), message))
 }
 
 async fn send_im(cx: &Cx<'_>, im: &SendIm<'_>) -> Result<(), ServiceError> {

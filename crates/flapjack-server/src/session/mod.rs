@@ -41,6 +41,15 @@ pub enum Outbound {
     },
 }
 
+impl Outbound {
+    /// The payload's length.
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Outbound::Frame { payload, .. } | Outbound::Close { payload } => payload.len(),
+        }
+    }
+}
+
 /// Why a connection is being ended from outside its own task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disconnect {
@@ -117,7 +126,7 @@ impl Outbox {
 
     /// Encodes and queues a SNAC.
     pub fn push_snac(&self, snac: &Snac<'_>) -> Result<(), PushError> {
-        self.push_snac_bytes(Bytes::from(snac.to_bytes()))
+        self.push_snac_bytes(encode_snac(snac))
     }
 
     /// Encodes and queues `message` as a reply to `request_id`.
@@ -146,6 +155,17 @@ impl Outbox {
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
+}
+
+/// Room for a typical server SNAC (an IM with the sender's user info is about 160 bytes), so
+/// that encoding one does not regrow its buffer several times on the message path.
+const SNAC_CAPACITY: usize = 256;
+
+/// Encodes a SNAC (header and body) for an outbound queue.
+pub fn encode_snac(snac: &Snac<'_>) -> Bytes {
+    let mut out = Vec::with_capacity(SNAC_CAPACITY);
+    snac.encode(&mut out);
+    Bytes::from(out)
 }
 
 /// A request id for a server-initiated SNAC: high bit set (Java AIM ignores some server SNACs

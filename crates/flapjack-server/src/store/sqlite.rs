@@ -179,6 +179,12 @@ fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     // journal_mode returns a row; in-memory databases answer "memory".
     let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+    // Query-planner stability: plans never depend on bound values. Otherwise SQLite marks a
+    // statement whose plan peeked at a parameter (SQLite 3.5x does this for small integers,
+    // among others) to be re-prepared when its bindings change, and the statement cache clears
+    // bindings on every return: every cached statement was recompiled on every use (over half
+    // of this thread's time during a login storm).
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     migrate(conn)
 }
 
