@@ -275,7 +275,8 @@ impl<'a> FlapMessage<'a> {
     pub fn decode(channel: Channel, payload: &'a [u8]) -> Result<Self, DecodeError> {
         Ok(match channel {
             Channel::Signon => FlapMessage::Signon(Signon::decode(payload)?),
-            Channel::Data => FlapMessage::Data(Snac::decode(payload)?),
+            // Built in place: the SNAC is not moved out of a `Result<Snac>` first.
+            Channel::Data => return crate::snac::decode_snac_as(payload, FlapMessage::Data),
             Channel::Error => FlapMessage::Error(payload),
             Channel::Signoff => FlapMessage::Signoff(Signoff::decode(payload)?),
             Channel::Keepalive => {

@@ -13,40 +13,43 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over `buf`.
+    #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
         Self { buf }
     }
 
     /// Bytes not yet read.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len()
     }
 
     /// True when every byte has been read.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
 
     /// The unread bytes, without consuming them.
+    #[inline]
     pub fn peek_rest(&self) -> &'a [u8] {
         self.buf
     }
 
     /// Takes exactly `n` bytes.
+    #[inline]
     pub fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
-        if n > self.buf.len() {
-            return Err(DecodeError::Truncated {
-                what,
-                needed: n,
-                available: self.buf.len(),
-            });
+        match self.buf.split_at_checked(n) {
+            Some((head, tail)) => {
+                self.buf = tail;
+                Ok(head)
+            }
+            None => Err(truncated(what, n, self.buf.len())),
         }
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Ok(head)
     }
 
     /// Takes a fixed-size array.
+    #[inline]
     pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
         let b = self.bytes(N, what)?;
         let mut out = [0u8; N];
@@ -55,53 +58,63 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a `u8`.
+    #[inline]
     pub fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
         Ok(self.array::<1>(what)?[0])
     }
 
     /// Reads a big-endian `u16`.
+    #[inline]
     pub fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.array(what)?))
     }
 
     /// Reads a big-endian `u32`.
+    #[inline]
     pub fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         Ok(u32::from_be_bytes(self.array(what)?))
     }
 
     /// Reads a little-endian `u16` (ICQ tunnelled data).
+    #[inline]
     pub fn u16_le(&mut self, what: &'static str) -> Result<u16, DecodeError> {
         Ok(u16::from_le_bytes(self.array(what)?))
     }
 
     /// Reads a little-endian `u32` (ICQ tunnelled data).
+    #[inline]
     pub fn u32_le(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         Ok(u32::from_le_bytes(self.array(what)?))
     }
 
     /// Takes every unread byte.
+    #[inline]
     pub fn rest(&mut self) -> &'a [u8] {
         std::mem::take(&mut self.buf)
     }
 
     /// Opens a sub-reader over the next `n` bytes and skips them here.
+    #[inline]
     pub fn sub(&mut self, n: usize, what: &'static str) -> Result<Reader<'a>, DecodeError> {
         Ok(Reader::new(self.bytes(n, what)?))
     }
 
     /// Reads a "string08": a `u8` length and that many bytes.
+    #[inline]
     pub fn string08(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
         let n = self.u8(what)? as usize;
         self.bytes(n, what)
     }
 
     /// Reads a "string16": a `u16` length and that many bytes.
+    #[inline]
     pub fn string16(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
         let n = self.u16(what)? as usize;
         self.bytes(n, what)
     }
 
     /// Fails with [`DecodeError::TrailingBytes`] unless every byte was read.
+    #[inline]
     pub fn finish(&self, what: &'static str) -> Result<(), DecodeError> {
         if self.buf.is_empty() {
             Ok(())
@@ -111,6 +124,17 @@ impl<'a> Reader<'a> {
                 count: self.buf.len(),
             })
         }
+    }
+}
+
+/// The error of a read past the end, built out of line to keep the reads small.
+#[cold]
+#[inline(never)]
+pub(crate) fn truncated(what: &'static str, needed: usize, available: usize) -> DecodeError {
+    DecodeError::Truncated {
+        what,
+        needed,
+        available,
     }
 }
 

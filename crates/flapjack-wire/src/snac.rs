@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use crate::codes::{ErrorCode, Family};
 use crate::error::{DecodeError, EncodeError};
 use crate::family::{
-    bucp::Bucp, buddy::Buddy, chat::Chat, chat_nav::ChatNav, feedbag::Feedbag, icbm::Icbm, locate::Locate,
-    oservice::Oservice, pd::Pd,
+    bucp, bucp::Bucp, buddy, buddy::Buddy, chat, chat::Chat, chat_nav, chat_nav::ChatNav, feedbag, feedbag::Feedbag,
+    icbm, icbm::Icbm, locate, locate::Locate, oservice, oservice::Oservice, pd, pd::Pd,
 };
 use crate::flap::{Channel, encode_frame_with};
 use crate::reader::{Put, Reader};
@@ -45,7 +45,41 @@ impl SnacHeader {
     pub const LEN: usize = 10;
 
     /// Decodes the header.
+    #[inline]
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.array::<{ Self::LEN }>("SNAC header") {
+            Ok(bytes) => Ok(Self::from_bytes(bytes)),
+            // Too short (nothing was consumed): read field by field for the precise error.
+            Err(_) => Self::decode_short(r),
+        }
+    }
+
+    /// Splits a channel-2 payload into header and body (what [`Self::decode`] reads, and the rest).
+    #[inline]
+    fn split(payload: &[u8]) -> Result<(Self, &[u8]), DecodeError> {
+        match payload.split_first_chunk::<{ Self::LEN }>() {
+            Some((bytes, body)) => Ok((Self::from_bytes(*bytes), body)),
+            None => {
+                let mut r = Reader::new(payload);
+                Self::decode_short(&mut r).map(|header| (header, r.rest()))
+            }
+        }
+    }
+
+    #[inline]
+    fn from_bytes([f0, f1, s0, s1, g0, g1, i0, i1, i2, i3]: [u8; Self::LEN]) -> Self {
+        Self {
+            family: u16::from_be_bytes([f0, f1]),
+            subtype: u16::from_be_bytes([s0, s1]),
+            flags: u16::from_be_bytes([g0, g1]),
+            request_id: u32::from_be_bytes([i0, i1, i2, i3]),
+        }
+    }
+
+    /// The field-by-field read of a header shorter than [`Self::LEN`], for its error.
+    #[cold]
+    #[inline(never)]
+    fn decode_short(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
             family: r.u16("SNAC family")?,
             subtype: r.u16("SNAC subtype")?,
@@ -74,15 +108,15 @@ pub struct RawSnac<'a> {
 
 impl<'a> RawSnac<'a> {
     /// Splits a channel-2 payload.
+    #[inline]
     pub fn decode(payload: &'a [u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(payload);
-        let header = SnacHeader::decode(&mut r)?;
-        Ok(Self { header, body: r.rest() })
+        let (header, body) = SnacHeader::split(payload)?;
+        Ok(Self { header, body })
     }
 
     /// Decodes the body into a typed [`Snac`].
     pub fn typed(&self) -> Result<Snac<'a>, DecodeError> {
-        Snac::decode_parts(self.header, self.body)
+        decode_parts_as(self.header, self.body, |snac| snac)
     }
 }
 
@@ -211,32 +245,7 @@ impl<'a> Message<'a> {
 
     /// Decodes a body for `family`/`subtype`; unknown pairs become [`Message::Raw`].
     pub fn decode(family: u16, subtype: u16, r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        if subtype == ERROR_SUBTYPE {
-            return Ok(Message::Error {
-                family: Family::from(family),
-                error: SnacError::decode(r)?,
-            });
-        }
-        let typed = match Family::from(family) {
-            Family::Oservice => Oservice::decode(subtype, r)?.map(Message::Oservice),
-            Family::Locate => Locate::decode(subtype, r)?.map(Message::Locate),
-            Family::Buddy => Buddy::decode(subtype, r)?.map(Message::Buddy),
-            Family::Icbm => Icbm::decode(subtype, r)?.map(Message::Icbm),
-            Family::Pd => Pd::decode(subtype, r)?.map(Message::Pd),
-            Family::ChatNav => ChatNav::decode(subtype, r)?.map(Message::ChatNav),
-            Family::Chat => Chat::decode(subtype, r)?.map(Message::Chat),
-            Family::Feedbag => Feedbag::decode(subtype, r)?.map(Message::Feedbag),
-            Family::Bucp => Bucp::decode(subtype, r)?.map(Message::Bucp),
-            _ => None,
-        };
-        Ok(match typed {
-            Some(m) => m,
-            None => Message::Raw {
-                family,
-                subtype,
-                body: Cow::Borrowed(r.rest()),
-            },
-        })
+        decode_message_as(family, subtype, r, Bare)
     }
 
     /// Appends the body (no header).
@@ -293,25 +302,9 @@ impl<'a> Snac<'a> {
     }
 
     /// Decodes a channel-2 payload.
+    #[inline]
     pub fn decode(payload: &'a [u8]) -> Result<Self, DecodeError> {
         RawSnac::decode(payload)?.typed()
-    }
-
-    fn decode_parts(header: SnacHeader, body: &'a [u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(body);
-        let extended = if header.flags & flags::EXTENDED != 0 {
-            Some(TlvBlock::decode_length_prefixed(&mut r)?)
-        } else {
-            None
-        };
-        let message = Message::decode(header.family, header.subtype, &mut r)?;
-        r.finish("SNAC body")?;
-        Ok(Self {
-            flags: header.flags & !flags::EXTENDED,
-            request_id: header.request_id,
-            extended,
-            message,
-        })
     }
 
     /// Appends header and body.
@@ -334,6 +327,118 @@ impl<'a> Snac<'a> {
         self.encode(&mut out);
         out
     }
+}
+
+/// Decodes a channel-2 payload into `wrap(snac)`: [`Snac::decode`] for callers
+/// that keep the SNAC inside a bigger value (`FlapMessage::Data`), which is then
+/// built in place rather than moved out of a `Result<Snac>`.
+#[inline(always)]
+pub(crate) fn decode_snac_as<'a, T>(payload: &'a [u8], wrap: impl FnOnce(Snac<'a>) -> T) -> Result<T, DecodeError> {
+    let (header, body) = SnacHeader::split(payload)?;
+    decode_parts_as(header, body, wrap)
+}
+
+/// [`RawSnac::typed`] into `wrap(snac)`.
+#[inline(always)]
+fn decode_parts_as<'a, T>(
+    header: SnacHeader,
+    body: &'a [u8],
+    wrap: impl FnOnce(Snac<'a>) -> T,
+) -> Result<T, DecodeError> {
+    let mut r = Reader::new(body);
+    let extended = if header.flags & flags::EXTENDED != 0 {
+        Some(TlvBlock::decode_length_prefixed(&mut r)?)
+    } else {
+        None
+    };
+    let into = IntoSnac {
+        flags: header.flags & !flags::EXTENDED,
+        request_id: header.request_id,
+        extended,
+        wrap,
+    };
+    decode_message_as(header.family, header.subtype, &mut r, into)
+}
+
+/// What [`decode_message_as`] does with the decoded message.
+trait WrapMessage<'a> {
+    /// The value built around the message.
+    type Out;
+    /// Builds it; `r` is the reader the body came from.
+    fn wrap(self, message: Message<'a>, r: &mut Reader<'a>) -> Result<Self::Out, DecodeError>;
+}
+
+/// The message itself ([`Message::decode`]).
+struct Bare;
+
+impl<'a> WrapMessage<'a> for Bare {
+    type Out = Message<'a>;
+    #[inline(always)]
+    fn wrap(self, message: Message<'a>, _: &mut Reader<'a>) -> Result<Message<'a>, DecodeError> {
+        Ok(message)
+    }
+}
+
+/// `wrap(Snac { .., message })`, once the body is checked to be fully read.
+struct IntoSnac<'a, F> {
+    flags: u16,
+    request_id: u32,
+    extended: Option<TlvBlock<'a>>,
+    wrap: F,
+}
+
+impl<'a, T, F: FnOnce(Snac<'a>) -> T> WrapMessage<'a> for IntoSnac<'a, F> {
+    type Out = T;
+    #[inline(always)]
+    fn wrap(self, message: Message<'a>, r: &mut Reader<'a>) -> Result<T, DecodeError> {
+        r.finish("SNAC body")?;
+        Ok((self.wrap)(Snac {
+            flags: self.flags,
+            request_id: self.request_id,
+            extended: self.extended,
+            message,
+        }))
+    }
+}
+
+/// [`Message::decode`], handing the message and the reader to `into`.
+///
+/// Every family's arm wraps its own result, so a typed body is moved once,
+/// from the family decoder's result straight into the value `into` builds,
+/// rather than through an `Option<Message>`, a `Message` and a `Result<Snac>`.
+#[inline(always)]
+fn decode_message_as<'a, W: WrapMessage<'a>>(
+    family: u16,
+    subtype: u16,
+    r: &mut Reader<'a>,
+    into: W,
+) -> Result<W::Out, DecodeError> {
+    if subtype == ERROR_SUBTYPE {
+        let error = SnacError::decode(r)?;
+        let family = Family::from(family);
+        return into.wrap(Message::Error { family, error }, r);
+    }
+    macro_rules! typed {
+        ($family:ident) => {
+            if let Some(m) = $family::decode(subtype, r)? {
+                return into.wrap(Message::$family(m), r);
+            }
+        };
+    }
+    match family {
+        oservice::FAMILY => typed!(Oservice),
+        locate::FAMILY => typed!(Locate),
+        buddy::FAMILY => typed!(Buddy),
+        icbm::FAMILY => typed!(Icbm),
+        pd::FAMILY => typed!(Pd),
+        chat_nav::FAMILY => typed!(ChatNav),
+        chat::FAMILY => typed!(Chat),
+        feedbag::FAMILY => typed!(Feedbag),
+        bucp::FAMILY => typed!(Bucp),
+        _ => {}
+    }
+    let body = Cow::Borrowed(r.rest());
+    into.wrap(Message::Raw { family, subtype, body }, r)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::reader::{Put, Reader};
@@ -26,14 +27,17 @@ pub struct Tlv<'a> {
 
 impl<'a> Tlv<'a> {
     /// The value as a `u8`, if it is exactly one byte long.
+    #[inline]
     pub fn as_u8(&self) -> Option<u8> {
         (self.value.len() == 1).then(|| self.value[0])
     }
     /// The value as a big-endian `u16`, if it is exactly two bytes long.
+    #[inline]
     pub fn as_u16(&self) -> Option<u16> {
         self.value.try_into().ok().map(u16::from_be_bytes)
     }
     /// The value as a big-endian `u32`, if it is exactly four bytes long.
+    #[inline]
     pub fn as_u32(&self) -> Option<u32> {
         self.value.try_into().ok().map(u32::from_be_bytes)
     }
@@ -50,10 +54,43 @@ impl fmt::Debug for Tlv<'_> {
 }
 
 /// A validated sequence of TLVs, kept in its encoded form.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Clone)]
 pub struct TlvBlock<'a> {
-    raw: Cow<'a, [u8]>,
-    count: u16,
+    raw: Raw<'a>,
+}
+
+/// The bytes of a [`TlvBlock`] and its TLV count.
+///
+/// Not a `Cow<[u8]>` and a `u16`: the count lives next to the variant tag, and
+/// an owned block is a boxed slice, so a block takes 24 bytes rather than 32.
+/// Every message holding blocks (user info, IMs, `Snac::extended`) is smaller
+/// for it, and cheaper to move.
+#[derive(Clone)]
+enum Raw<'a> {
+    Borrowed { bytes: &'a [u8], count: u16 },
+    Owned { bytes: Box<[u8]>, count: u16 },
+}
+
+impl Default for TlvBlock<'_> {
+    fn default() -> Self {
+        TlvBlock::empty()
+    }
+}
+
+impl PartialEq for TlvBlock<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.count() == other.count() && self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for TlvBlock<'_> {}
+
+impl Hash for TlvBlock<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As derived for the former `{ raw: Cow<[u8]>, count: u16 }`.
+        self.as_bytes().hash(state);
+        self.count().hash(state);
+    }
 }
 
 impl<'a> TlvBlock<'a> {
@@ -62,10 +99,7 @@ impl<'a> TlvBlock<'a> {
 
     /// An empty block.
     pub const fn empty() -> TlvBlock<'static> {
-        TlvBlock {
-            raw: Cow::Borrowed(&[]),
-            count: 0,
-        }
+        TlvBlock::borrowed(&[], 0)
     }
 
     /// Starts building a block.
@@ -83,125 +117,195 @@ impl<'a> TlvBlock<'a> {
             });
         }
         let count = count_tlvs(&raw)?;
-        Ok(Self { raw, count })
+        Ok(match raw {
+            Cow::Borrowed(bytes) => Self::borrowed(bytes, count),
+            Cow::Owned(bytes) => Self::owned(bytes, count),
+        })
+    }
+
+    /// A block over `bytes`, validated by the caller to hold `count` TLVs.
+    #[inline]
+    pub(crate) const fn borrowed(bytes: &'a [u8], count: u16) -> Self {
+        TlvBlock {
+            raw: Raw::Borrowed { bytes, count },
+        }
+    }
+
+    /// A block owning `bytes`, validated by the caller to hold `count` TLVs.
+    fn owned(bytes: Vec<u8>, count: u16) -> Self {
+        TlvBlock {
+            raw: Raw::Owned {
+                bytes: bytes.into_boxed_slice(),
+                count,
+            },
+        }
+    }
+
+    /// The number of TLVs.
+    #[inline]
+    fn count(&self) -> u16 {
+        match self.raw {
+            Raw::Borrowed { count, .. } | Raw::Owned { count, .. } => count,
+        }
     }
 
     /// Decodes a rest block: TLVs until the reader is empty.
     pub fn decode_rest(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        let (raw, count, []) = Self::scan_rest_finding(r, [])?;
+        Ok(Self::borrowed(raw, count))
+    }
+
+    /// [`Self::decode_rest`] as the block's bytes and count (see
+    /// [`Self::scan_counted`]), with the value of the first TLV with each of
+    /// `tags`, found in the same pass.
+    #[inline]
+    pub(crate) fn scan_rest_finding<const N: usize>(
+        r: &mut Reader<'a>,
+        tags: [u16; N],
+    ) -> Result<(&'a [u8], u16, Found<'a, N>), DecodeError> {
         let raw = r.peek_rest();
-        let block = Self::from_raw(raw)?;
+        if raw.len() > Self::MAX_BYTES {
+            return Err(DecodeError::BadLength {
+                what: "TLV block",
+                len: raw.len(),
+            });
+        }
+        let (count, found) = scan_tlvs(raw, tags)?;
         r.rest();
-        Ok(block)
+        Ok((raw, count, found))
     }
 
     /// Decodes a counted block: `u16 count`, then that many TLVs.
+    #[inline]
     pub fn decode_counted(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        let (raw, count) = Self::scan_counted(r)?;
+        Ok(Self::borrowed(raw, count))
+    }
+
+    /// [`Self::decode_counted`] as the block's bytes and count, which a caller
+    /// builds its value from field by field (a returned block would be copied
+    /// from memory as a whole right after being written in parts).
+    #[inline]
+    pub(crate) fn scan_counted(r: &mut Reader<'a>) -> Result<(&'a [u8], u16), DecodeError> {
         let declared = r.u16("TLV block count")?;
-        let rest = r.peek_rest();
-        let mut inner = Reader::new(rest);
-        let mut len = 0usize;
+        let input = r.peek_rest();
+        // One pass over the TLV headers; `rest` is what follows the TLVs seen so far.
+        let mut rest = input;
         for found in 0..declared {
-            let tag = inner.u16("TLV tag").map_err(|_| DecodeError::CountMismatch {
-                what: "counted TLV block",
-                declared: declared as usize,
-                found: found as usize,
-            })?;
-            let vlen = inner.u16("TLV length").map_err(|_| DecodeError::CountMismatch {
-                what: "counted TLV block",
-                declared: declared as usize,
-                found: found as usize,
-            })? as usize;
-            if vlen > inner.remaining() {
-                return Err(DecodeError::TlvOverrun {
-                    tag,
-                    declared: vlen,
-                    available: inner.remaining(),
+            let Some((&[t0, t1, l0, l1], tail)) = rest.split_first_chunk::<4>() else {
+                return Err(DecodeError::CountMismatch {
+                    what: "counted TLV block",
+                    declared: declared as usize,
+                    found: found as usize,
                 });
-            }
-            inner.bytes(vlen, "TLV value")?;
-            len += 4 + vlen;
+            };
+            let vlen = usize::from(u16::from_be_bytes([l0, l1]));
+            rest = match tail.get(vlen..) {
+                Some(after) => after,
+                None => return Err(overrun(u16::from_be_bytes([t0, t1]), vlen, tail.len())),
+            };
         }
+        let len = input.len() - rest.len();
         if len > Self::MAX_BYTES {
             return Err(DecodeError::BadLength { what: "TLV block", len });
         }
         let raw = r.bytes(len, "counted TLV block")?;
-        Ok(Self {
-            raw: Cow::Borrowed(raw),
-            count: declared,
-        })
+        Ok((raw, declared))
     }
 
     /// Decodes a length-prefixed block: `u16 byte length`, then TLVs filling it exactly.
+    #[inline]
     pub fn decode_length_prefixed(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        let (raw, count) = Self::scan_length_prefixed(r)?;
+        Ok(Self::borrowed(raw, count))
+    }
+
+    /// [`Self::decode_length_prefixed`] as the block's bytes and count (see [`Self::scan_counted`]).
+    #[inline]
+    pub(crate) fn scan_length_prefixed(r: &mut Reader<'a>) -> Result<(&'a [u8], u16), DecodeError> {
         let len = r.u16("TLV block length")? as usize;
         let raw = r.bytes(len, "length-prefixed TLV block")?;
-        Self::from_raw(raw)
+        // At most 0xFFFF bytes, as `from_raw` requires.
+        Ok((raw, count_tlvs(raw)?))
     }
 
     /// Appends the TLVs with no prefix (a rest block).
     pub fn encode_rest(&self, out: &mut Vec<u8>) {
-        out.put_slice(&self.raw);
+        out.put_slice(self.as_bytes());
     }
 
     /// Appends `u16 count` and the TLVs.
     pub fn encode_counted(&self, out: &mut Vec<u8>) {
-        out.put_u16(self.count);
-        out.put_slice(&self.raw);
+        out.put_u16(self.count());
+        out.put_slice(self.as_bytes());
     }
 
     /// Appends `u16 byte length` and the TLVs.
     pub fn encode_length_prefixed(&self, out: &mut Vec<u8>) {
         // from_raw / the builder guarantee raw.len() <= 0xFFFF.
-        out.put_u16(self.raw.len() as u16);
-        out.put_slice(&self.raw);
+        out.put_u16(self.as_bytes().len() as u16);
+        out.put_slice(self.as_bytes());
     }
 
     /// The encoded TLVs, without any prefix.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        &self.raw
+        match &self.raw {
+            Raw::Borrowed { bytes, .. } => bytes,
+            Raw::Owned { bytes, .. } => bytes,
+        }
     }
 
     /// Number of TLVs.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.count as usize
+        usize::from(self.count())
     }
 
     /// True when the block holds no TLV.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.count() == 0
     }
 
     /// Iterates the TLVs in wire order.
+    #[inline]
     pub fn iter(&self) -> TlvIter<'_> {
-        TlvIter { rest: &self.raw }
+        TlvIter { rest: self.as_bytes() }
     }
 
     /// The value of the first TLV with `tag`.
+    #[inline]
     pub fn get(&self, tag: u16) -> Option<&[u8]> {
         self.iter().find(|t| t.tag == tag).map(|t| t.value)
     }
 
     /// The first TLV with `tag`.
+    #[inline]
     pub fn find(&self, tag: u16) -> Option<Tlv<'_>> {
         self.iter().find(|t| t.tag == tag)
     }
 
     /// True when a TLV with `tag` is present.
+    #[inline]
     pub fn contains(&self, tag: u16) -> bool {
         self.find(tag).is_some()
     }
 
     /// The first `tag` as a `u8` (None if absent or not one byte).
+    #[inline]
     pub fn get_u8(&self, tag: u16) -> Option<u8> {
         self.find(tag).and_then(|t| t.as_u8())
     }
 
     /// The first `tag` as a `u16` (None if absent or not two bytes).
+    #[inline]
     pub fn get_u16(&self, tag: u16) -> Option<u16> {
         self.find(tag).and_then(|t| t.as_u16())
     }
 
     /// The first `tag` as a `u32` (None if absent or not four bytes).
+    #[inline]
     pub fn get_u32(&self, tag: u16) -> Option<u32> {
         self.find(tag).and_then(|t| t.as_u32())
     }
@@ -224,9 +328,11 @@ impl<'a> TlvBlock<'a> {
 
     /// A copy that owns its bytes.
     pub fn into_owned(self) -> TlvBlock<'static> {
-        TlvBlock {
-            raw: Cow::Owned(self.raw.into_owned()),
-            count: self.count,
+        match self.raw {
+            Raw::Borrowed { bytes, count } => TlvBlock::owned(bytes.to_vec(), count),
+            Raw::Owned { bytes, count } => TlvBlock {
+                raw: Raw::Owned { bytes, count },
+            },
         }
     }
 
@@ -240,28 +346,70 @@ impl<'a> TlvBlock<'a> {
     }
 }
 
+/// The value of the first TLV with each of the tags looked for, `None` where absent.
+pub(crate) type Found<'a, const N: usize> = [Option<&'a [u8]>; N];
+
 /// Counts TLVs in `raw`, checking every length against the bytes left.
 fn count_tlvs(raw: &[u8]) -> Result<u16, DecodeError> {
-    let mut r = Reader::new(raw);
-    let mut count: u16 = 0;
-    while !r.is_empty() {
-        let tag = r.u16("TLV tag")?;
-        let len = r.u16("TLV length")? as usize;
-        if len > r.remaining() {
-            return Err(DecodeError::TlvOverrun {
-                tag,
-                declared: len,
-                available: r.remaining(),
-            });
+    scan_tlvs(raw, []).map(|(count, [])| count)
+}
+
+/// Validates `raw` as whole TLVs in one pass: counts them and returns the value
+/// of the first TLV with each of `tags` (`None` where absent).
+///
+/// The errors are those of reading `u16 tag, u16 length, value` until `raw`
+/// ends: a 1-byte tail is a truncated tag, a 2- or 3-byte tail a truncated
+/// length, and a length past the end a [`DecodeError::TlvOverrun`].
+#[inline]
+fn scan_tlvs<const N: usize>(raw: &[u8], tags: [u16; N]) -> Result<(u16, Found<'_, N>), DecodeError> {
+    let mut found = [None; N];
+    let mut count = 0usize;
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let Some((&[t0, t1, l0, l1], tail)) = rest.split_first_chunk::<4>() else {
+            return Err(truncated_header(rest.len()));
+        };
+        let tag = u16::from_be_bytes([t0, t1]);
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let Some((value, after)) = tail.split_at_checked(len) else {
+            return Err(overrun(tag, len, tail.len()));
+        };
+        for (want, slot) in tags.iter().zip(found.iter_mut()) {
+            if *want == tag && slot.is_none() {
+                *slot = Some(value);
+            }
         }
-        r.bytes(len, "TLV value")?;
-        // raw.len() <= 0xFFFF and each TLV takes >= 4 bytes, so this cannot overflow.
-        count = count.checked_add(1).ok_or(DecodeError::BadLength {
-            what: "TLV block",
-            len: raw.len(),
-        })?;
+        count += 1;
+        rest = after;
     }
-    Ok(count)
+    // Callers pass at most MAX_BYTES and each TLV takes >= 4 bytes, so this cannot fail.
+    let count = u16::try_from(count).map_err(|_| DecodeError::BadLength {
+        what: "TLV block",
+        len: raw.len(),
+    })?;
+    Ok((count, found))
+}
+
+/// A TLV whose declared length runs past the bytes left.
+#[cold]
+#[inline(never)]
+fn overrun(tag: u16, declared: usize, available: usize) -> DecodeError {
+    DecodeError::TlvOverrun {
+        tag,
+        declared,
+        available,
+    }
+}
+
+/// A block ending inside a TLV header (`tail` bytes of it, 1 to 3).
+#[cold]
+#[inline(never)]
+fn truncated_header(tail: usize) -> DecodeError {
+    if tail < 2 {
+        crate::reader::truncated("TLV tag", 2, tail)
+    } else {
+        crate::reader::truncated("TLV length", 2, tail - 2)
+    }
 }
 
 impl fmt::Debug for TlvBlock<'_> {
@@ -286,14 +434,17 @@ pub struct TlvIter<'a> {
 
 impl<'a> Iterator for TlvIter<'a> {
     type Item = Tlv<'a>;
+    #[inline]
     fn next(&mut self) -> Option<Tlv<'a>> {
         // The block was validated on construction; a short tail simply ends iteration.
-        let mut r = Reader::new(self.rest);
-        let tag = r.u16("tag").ok()?;
-        let len = r.u16("len").ok()? as usize;
-        let value = r.bytes(len, "value").ok()?;
-        self.rest = r.peek_rest();
-        Some(Tlv { tag, value })
+        let (&[t0, t1, l0, l1], tail) = self.rest.split_first_chunk::<4>()?;
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let (value, after) = tail.split_at_checked(len)?;
+        self.rest = after;
+        Some(Tlv {
+            tag: u16::from_be_bytes([t0, t1]),
+            value,
+        })
     }
 }
 
@@ -372,10 +523,7 @@ impl TlvBlockBuilder {
     pub fn build(self) -> Result<TlvBlock<'static>, EncodeError> {
         match self.error {
             Some(e) => Err(e),
-            None => Ok(TlvBlock {
-                raw: Cow::Owned(self.raw),
-                count: self.count,
-            }),
+            None => Ok(TlvBlock::owned(self.raw, self.count)),
         }
     }
 }

@@ -31,6 +31,7 @@ macro_rules! bounded_bytes {
             }
 
             /// The bytes, without the length prefix.
+            #[inline]
             pub fn as_bytes(&self) -> &[u8] {
                 &self.0
             }
@@ -41,11 +42,13 @@ macro_rules! bounded_bytes {
             }
 
             /// Length in bytes.
+            #[inline]
             pub fn len(&self) -> usize {
                 self.0.len()
             }
 
             /// True for the empty string.
+            #[inline]
             pub fn is_empty(&self) -> bool {
                 self.0.is_empty()
             }
@@ -56,6 +59,7 @@ macro_rules! bounded_bytes {
             }
 
             /// Decodes the length-prefixed form, borrowing from the input.
+            #[inline]
             pub fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
                 Ok(Self(Cow::Borrowed(r.$read($what)?)))
             }
@@ -133,6 +137,7 @@ pub struct IcbmCookie(pub [u8; 8]);
 
 impl IcbmCookie {
     /// Reads 8 bytes.
+    #[inline]
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self(r.array("ICBM cookie")?))
     }
@@ -247,7 +252,11 @@ pub struct RoomId<'a> {
 impl<'a> RoomId<'a> {
     /// Decodes the triple.
     pub fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(Self { exchange: r.u16("room exchange")?, cookie: Str08::decode(r)?, instance: r.u16("room instance")? })
+        Ok(Self {
+            exchange: r.u16("room exchange")?,
+            cookie: Str08::decode(r)?,
+            instance: r.u16("room instance")?,
+        })
     }
 
     /// Appends the triple.
@@ -259,7 +268,11 @@ impl<'a> RoomId<'a> {
 
     /// A copy that owns its bytes.
     pub fn into_owned(self) -> RoomId<'static> {
-        RoomId { exchange: self.exchange, cookie: self.cookie.into_owned(), instance: self.instance }
+        RoomId {
+            exchange: self.exchange,
+            cookie: self.cookie.into_owned(),
+            instance: self.instance,
+        }
     }
 }
 

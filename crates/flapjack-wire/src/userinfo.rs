@@ -98,14 +98,15 @@ impl<'a> UserInfo<'a> {
     }
 
     /// Decodes one block, consuming exactly `count` TLVs.
+    #[inline(always)]
     pub fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         let screen_name = ScreenName::decode(r)?;
         let warning = r.u16("warning level")?;
-        let tlvs = TlvBlock::decode_counted(r)?;
+        let (tlvs, count) = TlvBlock::scan_counted(r)?;
         Ok(Self {
             screen_name,
             warning,
-            tlvs,
+            tlvs: TlvBlock::borrowed(tlvs, count),
         })
     }
 

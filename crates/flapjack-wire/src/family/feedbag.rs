@@ -401,6 +401,7 @@ impl<'a> FeedbagItem<'a> {
     }
 
     /// Decodes one item.
+    #[inline]
     pub fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         let name = Str16::decode(r)?;
         let group_id = r.u16("feedbag group id")?;
@@ -410,13 +411,13 @@ impl<'a> FeedbagItem<'a> {
         // answer `None` for a fixed-size attribute of the wrong size, so a client's
         // odd attribute never makes a whole insert or reply undecodable, and every
         // item a constructor can build decodes again.
-        let attrs = TlvBlock::decode_length_prefixed(r)?;
+        let (attrs, count) = TlvBlock::scan_length_prefixed(r)?;
         Ok(Self {
             name,
             group_id,
             item_id,
             class,
-            attrs,
+            attrs: TlvBlock::borrowed(attrs, count),
         })
     }
 
@@ -513,6 +514,7 @@ impl<'a> FeedbagItem<'a> {
 
 impl ListItem for FeedbagItem<'static> {
     type Value<'b> = FeedbagItem<'b>;
+    #[inline]
     fn decode<'b>(r: &mut Reader<'b>) -> Result<FeedbagItem<'b>, DecodeError> {
         FeedbagItem::decode(r)
     }

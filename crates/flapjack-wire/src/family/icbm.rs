@@ -281,20 +281,41 @@ pub struct SendImFlags {
     pub want_typing_events: bool,
 }
 
-/// Checks the channel-specific TLV of a message: channel 1 needs valid message
-/// data in TLV 0x0002, channel 2 a valid rendezvous block in TLV 0x0005; TLV
-/// 0x0016, when present, is a `u32`.
-fn validate_message_tlvs(channel: IcbmChannel, tlvs: &TlvBlock<'_>) -> Result<(), DecodeError> {
+/// Decodes the message TLVs (a rest block) and checks the channel-specific TLV:
+/// channel 1 needs valid message data in TLV 0x0002, channel 2 a valid
+/// rendezvous block in TLV 0x0005; TLV 0x0016, when present, is a `u32`.
+///
+/// The TLVs checked (the first of each tag) are found in the pass that
+/// validates the block, not looked up again afterwards.
+///
+/// Returns the block as bytes and TLV count, for the caller to build the block
+/// in place ([`TlvBlock::scan_counted`]).
+#[inline]
+fn decode_message_tlvs<'a>(channel: IcbmChannel, r: &mut Reader<'a>) -> Result<(&'a [u8], u16), DecodeError> {
+    let (tlvs, count, [data, rendezvous, send_time]) =
+        TlvBlock::scan_rest_finding(r, [tag::MESSAGE_DATA, tag::RENDEZVOUS, tag::SEND_TIME])?;
     match channel {
         IcbmChannel::Im => {
-            Channel1Message::decode(tlvs.require(tag::MESSAGE_DATA, "channel-1 ICBM")?)?;
+            Channel1Message::decode(data.ok_or(DecodeError::MissingTlv {
+                what: "channel-1 ICBM",
+                tag: tag::MESSAGE_DATA,
+            })?)?;
         }
         IcbmChannel::Rendezvous => {
-            Rendezvous::decode(tlvs.require(tag::RENDEZVOUS, "channel-2 ICBM")?)?;
+            Rendezvous::decode(rendezvous.ok_or(DecodeError::MissingTlv {
+                what: "channel-2 ICBM",
+                tag: tag::RENDEZVOUS,
+            })?)?;
         }
         _ => {}
     }
-    tlvs.check_len(tag::SEND_TIME, 4, "ICBM send time")
+    match send_time {
+        Some(t) if t.len() != 4 => Err(DecodeError::BadLength {
+            what: "ICBM send time",
+            len: t.len(),
+        }),
+        _ => Ok((tlvs, count)),
+    }
 }
 
 /// Typed readers shared by [`SendIm`] and [`IncomingIm`].
@@ -469,14 +490,16 @@ impl<'a> SendIm<'a> {
     }
 
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        let m = Self {
-            cookie: IcbmCookie::decode(r)?,
-            channel: IcbmChannel::from(r.u16("ICBM channel")?),
-            screen_name: ScreenName::decode(r)?,
-            tlvs: TlvBlock::decode_rest(r)?,
-        };
-        validate_message_tlvs(m.channel, &m.tlvs)?;
-        Ok(m)
+        let cookie = IcbmCookie::decode(r)?;
+        let channel = IcbmChannel::from(r.u16("ICBM channel")?);
+        let screen_name = ScreenName::decode(r)?;
+        let (tlvs, count) = decode_message_tlvs(channel, r)?;
+        Ok(Self {
+            cookie,
+            channel,
+            screen_name,
+            tlvs: TlvBlock::borrowed(tlvs, count),
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -550,14 +573,16 @@ impl<'a> IncomingIm<'a> {
     }
 
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        let m = Self {
-            cookie: IcbmCookie::decode(r)?,
-            channel: IcbmChannel::from(r.u16("ICBM channel")?),
-            sender: UserInfo::decode(r)?,
-            tlvs: TlvBlock::decode_rest(r)?,
-        };
-        validate_message_tlvs(m.channel, &m.tlvs)?;
-        Ok(m)
+        let cookie = IcbmCookie::decode(r)?;
+        let channel = IcbmChannel::from(r.u16("ICBM channel")?);
+        let sender = UserInfo::decode(r)?;
+        let (tlvs, count) = decode_message_tlvs(channel, r)?;
+        Ok(Self {
+            cookie,
+            channel,
+            sender,
+            tlvs: TlvBlock::borrowed(tlvs, count),
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>) {

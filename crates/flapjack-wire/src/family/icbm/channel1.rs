@@ -95,18 +95,23 @@ impl<'a> Channel1Message<'a> {
                 len: value.len(),
             });
         }
-        let mut r = Reader::new(value);
-        while !r.is_empty() {
-            let id = r.u8("ICBM fragment id")?;
-            let _version = r.u8("ICBM fragment version")?;
-            let len = r.u16("ICBM fragment length")? as usize;
-            let data = r.bytes(len, "ICBM fragment data")?;
+        // One pass over `u8 id, u8 version, u16 length, data` fragments.
+        let mut rest = value;
+        while !rest.is_empty() {
+            let Some((&[id, _version, l0, l1], tail)) = rest.split_first_chunk::<4>() else {
+                return Err(short_fragment_header(rest));
+            };
+            let len = usize::from(u16::from_be_bytes([l0, l1]));
+            let Some((data, after)) = tail.split_at_checked(len) else {
+                return Err(crate::reader::truncated("ICBM fragment data", len, tail.len()));
+            };
             if FragmentId::from(id) == FragmentId::Text && data.len() < 4 {
                 return Err(DecodeError::BadLength {
                     what: "ICBM text fragment",
                     len: data.len(),
                 });
             }
+            rest = after;
         }
         Ok(Self {
             raw: Cow::Borrowed(value),
@@ -192,6 +197,18 @@ impl<'a> Channel1Message<'a> {
         Channel1Message {
             raw: Cow::Owned(self.raw.into_owned()),
         }
+    }
+}
+
+/// The error for a fragment header cut short (`rest` holds 1 to 3 bytes): the
+/// first of its fields that does not fit.
+#[cold]
+#[inline(never)]
+fn short_fragment_header(rest: &[u8]) -> DecodeError {
+    match rest.len() {
+        0 => crate::reader::truncated("ICBM fragment id", 1, 0),
+        1 => crate::reader::truncated("ICBM fragment version", 1, 0),
+        n => crate::reader::truncated("ICBM fragment length", 2, n.saturating_sub(2)),
     }
 }
 
