@@ -47,7 +47,8 @@ enum AccountCommand {
         from_file: Option<PathBuf>,
         #[command(flatten)]
         password: PasswordSource,
-        /// Mark the account as a bot.
+        /// Mark the account as a bot (user class 0x0400): it gets relaxed rate classes, still
+        /// enforced (a bot may answer a crowd; see BENCHMARKS.md).
         #[arg(long)]
         bot: bool,
         /// Do not keep BUCP MD5 verifiers: the account can only log in with its cleartext

@@ -148,6 +148,9 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(mut w: W, mut rx: mpsc::Receiver<
                 }
             }
         };
+        // Let whoever is queueing (usually this connection's own reader answering a batch of
+        // requests, or a burst of IMs) finish first: one write for the batch, not one each.
+        tokio::task::yield_now().await;
         if buf.capacity() == 0 {
             // Size the buffer for what is queued now, so that gathering a burst does not
             // regrow it frame by frame.

@@ -66,6 +66,12 @@ pub struct LoadConfig {
 pub struct LoadResult {
     /// Messages received inside the measured window.
     pub delivered: u64,
+    /// Messages received in all (warm-up and drain included).
+    pub received_total: u64,
+    /// Server (or relay) CPU microseconds per message received in all, when measured.
+    pub server_cpu_us: Option<f64>,
+    /// Load tool CPU microseconds per message received in all.
+    pub tool_cpu_us: Option<f64>,
     /// The window, seconds.
     pub secs: f64,
     /// Delivery latency over the window, microseconds.
@@ -105,14 +111,17 @@ pub fn im_frame(to: &str) -> Result<Vec<u8>, String> {
 #[derive(Debug, Default)]
 struct Received {
     delivered: u64,
+    total: u64,
     latencies: Vec<u32>,
     rate_changes: u64,
     errors: u64,
     closed_early: bool,
 }
 
-/// Runs the pattern over `pairs` and measures it.
-pub async fn run(pairs: Vec<(Endpoint, Endpoint)>, cfg: LoadConfig) -> Result<LoadResult, String> {
+/// Runs the pattern over `pairs` and measures it (and the CPU time of `server_pid`, the server
+/// or relay, and of this process).
+pub async fn run(pairs: Vec<(Endpoint, Endpoint)>, cfg: LoadConfig, server_pid: u32) -> Result<LoadResult, String> {
+    let cpu = super::stats::CpuMeter::start(server_pid);
     let epoch = Instant::now();
     let measure_start = epoch + cfg.warmup;
     let stop = measure_start + cfg.measure;
@@ -153,6 +162,7 @@ pub async fn run(pairs: Vec<(Endpoint, Endpoint)>, cfg: LoadConfig) -> Result<Lo
     for r in receivers {
         let got = r.await.map_err(|e| e.to_string())?;
         result.delivered += got.delivered;
+        result.received_total += got.total;
         result.rate_changes += got.rate_changes;
         result.errors += got.errors;
         result.closed_early += u64::from(got.closed_early);
@@ -167,6 +177,10 @@ pub async fn run(pairs: Vec<(Endpoint, Endpoint)>, cfg: LoadConfig) -> Result<Lo
         let _ = tokio::time::timeout(Duration::from_secs(1), w.shutdown()).await;
     }
     result.sent = sent.load(Ordering::Relaxed);
+    let (server_cpu, tool_cpu) = cpu.stop();
+    let per = |secs: f64| secs * 1e6 / result.received_total.max(1) as f64;
+    result.server_cpu_us = server_cpu.map(per);
+    result.tool_cpu_us = tool_cpu.map(per);
     result.latency_us = Percentiles::of(&mut all);
     Ok(result)
 }
@@ -252,6 +266,7 @@ async fn receiver(
                     match (family, subtype) {
                         (0x0004, 0x0006 | 0x0007) => {
                             returned += 1;
+                            got.total += 1;
                             if in_window {
                                 let sent_ns = u64::from_be_bytes(p[10..18].try_into().unwrap_or([0; 8]));
                                 let us = now_ns.saturating_sub(sent_ns) / 1000;

@@ -205,6 +205,9 @@ fn load_json(r: &LoadResult, load: Option<f64>) -> Value {
         "rate_changes": r.rate_changes,
         "errors": r.errors,
         "closed_early": r.closed_early,
+        "received_total": r.received_total,
+        "server_cpu_us_per_im": r.server_cpu_us,
+        "tool_cpu_us_per_im": r.tool_cpu_us,
         "load_average": load,
     })
 }
@@ -212,7 +215,7 @@ fn load_json(r: &LoadResult, load: Option<f64>) -> Value {
 fn load_line(what: &str, run: usize, r: &LoadResult, load: Option<f64>) -> String {
     format!(
         "{what}: run {run}: delivered {} IMs in {:.1} s = {:.0} IMs/s; latency p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; \
-         sent {}, rate notices {}, errors {}, closed early {}; load average {}",
+         sent {}, rate notices {}, errors {}, closed early {}; CPU per IM: server {} µs, tool {} µs; load average {}",
         r.delivered,
         r.secs,
         r.per_sec(),
@@ -223,8 +226,14 @@ fn load_line(what: &str, run: usize, r: &LoadResult, load: Option<f64>) -> Strin
         r.rate_changes,
         r.errors,
         r.closed_early,
+        fmt_us(r.server_cpu_us),
+        fmt_us(r.tool_cpu_us),
         fmt_load(load)
     )
+}
+
+fn fmt_us(v: Option<f64>) -> String {
+    v.map_or_else(|| "?".into(), |v| format!("{v:.2}"))
 }
 
 fn fmt_load(load: Option<f64>) -> String {
@@ -236,20 +245,27 @@ fn summarize_loads(args: &BenchArgs, what: &str, results: &[(LoadResult, Option<
     let p50: Vec<f64> = results.iter().map(|(r, _)| r.latency_us.p50).collect();
     let p99: Vec<f64> = results.iter().map(|(r, _)| r.latency_us.p99).collect();
     let loads: Vec<f64> = results.iter().filter_map(|(_, l)| *l).collect();
+    let server_cpu: Vec<f64> = results.iter().filter_map(|(r, _)| r.server_cpu_us).collect();
+    let tool_cpu: Vec<f64> = results.iter().filter_map(|(r, _)| r.tool_cpu_us).collect();
     let m = json!({
         "per_sec": median(&rates),
         "p50_us": median(&p50),
         "p99_us": median(&p99),
+        "server_cpu_us_per_im": median(&server_cpu),
+        "tool_cpu_us_per_im": median(&tool_cpu),
         "load_average": median(&loads),
     });
     say(
         args,
         format!(
-            "{what}: median of {} runs: {:.0} IMs/s, p50 {:.0} µs, p99 {:.0} µs ({} pairs, {} in flight per pair)",
+            "{what}: median of {} runs: {:.0} IMs/s, p50 {:.0} µs, p99 {:.0} µs, CPU per IM: server {:.2} µs, tool {:.2} µs \
+             ({} pairs, {} in flight per pair)",
             results.len(),
             median(&rates),
             median(&p50),
             median(&p99),
+            median(&server_cpu),
+            median(&tool_cpu),
             args.pairs,
             args.in_flight
         ),
@@ -284,7 +300,7 @@ async fn im_runs(args: &BenchArgs, server: &Target) -> Result<Value, String> {
             pairs.push((a, b));
         }
         let load_before = load_average();
-        let r = load::run(pairs, load_config(args)).await?;
+        let r = load::run(pairs, load_config(args), server.pid()).await?;
         say(args, load_line("im", run, &r, load_before));
         results.push((r, load_before));
         // Let the server see the sessions go before the next run signs on again.
@@ -322,7 +338,7 @@ async fn bench_relay(args: &BenchArgs) -> Result<Value, String> {
             }
         };
         let load_before = load_average();
-        match load::run(pairs, load_config(args)).await {
+        match load::run(pairs, load_config(args), relay.pid().unwrap_or_else(std::process::id)).await {
             Ok(r) => {
                 say(args, load_line("relay", run, &r, load_before));
                 results.push((r, load_before));
@@ -429,20 +445,30 @@ async fn bench_logins(args: &BenchArgs, dir: &std::path::Path) -> Result<Value, 
 async fn login_runs(args: &BenchArgs, server: &Target) -> Result<Value, String> {
     let mut runs = Vec::new();
     let (mut rates, mut p50s, mut p99s, mut loads) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut cpu_server, mut cpu_tool) = (Vec::new(), Vec::new());
     for run in 1..=args.runs {
         let load_before = load_average();
+        let cpu = stats::CpuMeter::start(server.pid());
         let mut signed = sign_on_many(server.oscar, 0..args.users, args.concurrency).await?;
-        let (per_sec, p, v) = login_json(args.users, signed.elapsed, &mut signed.latencies_us, load_before);
+        let (server_cpu, tool_cpu) = cpu.stop();
+        let (per_sec, p, mut v) = login_json(args.users, signed.elapsed, &mut signed.latencies_us, load_before);
+        let per_login = |s: f64| s * 1e6 / args.users as f64;
+        v["server_cpu_us_per_login"] = json!(server_cpu.map(per_login));
+        v["tool_cpu_us_per_login"] = json!(tool_cpu.map(per_login));
+        cpu_server.extend(server_cpu.map(per_login));
+        cpu_tool.extend(tool_cpu.map(per_login));
         say(
             args,
             format!(
                 "logins: run {run}: {} BUCP logins + BOS sign-ons in {:.2} s = {per_sec:.0}/s; per login p50 {:.1} ms, \
-                 p99 {:.1} ms ({} at once); load average {}",
+                 p99 {:.1} ms ({} at once); CPU per login: server {} µs, tool {} µs; load average {}",
                 args.users,
                 signed.elapsed.as_secs_f64(),
                 p.p50 / 1000.0,
                 p.p99 / 1000.0,
                 args.concurrency,
+                fmt_us(server_cpu.map(per_login)),
+                fmt_us(tool_cpu.map(per_login)),
                 fmt_load(load_before)
             ),
         );
@@ -457,18 +483,24 @@ async fn login_runs(args: &BenchArgs, server: &Target) -> Result<Value, String> 
     say(
         args,
         format!(
-            "logins: median of {} runs: {:.0} logins/s (BUCP + full BOS sign-on), p50 {:.1} ms, p99 {:.1} ms",
+            "logins: median of {} runs: {:.0} logins/s (BUCP + full BOS sign-on), p50 {:.1} ms, p99 {:.1} ms, \
+             CPU per login: server {:.0} µs, tool {:.0} µs",
             args.runs,
             median(&rates),
             median(&p50s),
-            median(&p99s)
+            median(&p99s),
+            median(&cpu_server),
+            median(&cpu_tool)
         ),
     );
     Ok(json!({
         "users": args.users,
         "concurrency": args.concurrency,
         "runs": runs,
-        "median": {"per_sec": median(&rates), "p50_ms": median(&p50s), "p99_ms": median(&p99s), "load_average": median(&loads)},
+        "median": {
+            "per_sec": median(&rates), "p50_ms": median(&p50s), "p99_ms": median(&p99s), "load_average": median(&loads),
+            "server_cpu_us_per_login": median(&cpu_server), "tool_cpu_us_per_login": median(&cpu_tool),
+        },
     }))
 }
 
@@ -504,8 +536,10 @@ async fn openauth_runs(args: &BenchArgs, server: &Target, accounts: usize) -> Re
     let defaults = flapjack_auth::password::Argon2Params::default();
     let mut runs = Vec::new();
     let (mut rates, mut p50s, mut p99s, mut loads) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut cpu_server = Vec::new();
     for run in 1..=args.runs {
         let load_before = load_average();
+        let cpu = stats::CpuMeter::start(server.pid());
         let next = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
         let mut workers = Vec::new();
@@ -543,12 +577,16 @@ async fn openauth_runs(args: &BenchArgs, server: &Target, accounts: usize) -> Re
         if let Some(e) = error {
             return Err(e);
         }
-        let (per_sec, p, v) = login_json(n, elapsed, &mut lat, load_before);
+        let (server_cpu, _) = cpu.stop();
+        let (per_sec, p, mut v) = login_json(n, elapsed, &mut lat, load_before);
+        let server_ms = server_cpu.map(|s| s * 1e3 / n as f64);
+        v["server_cpu_ms_per_login"] = json!(server_ms);
+        cpu_server.extend(server_ms);
         say(
             args,
             format!(
                 "openauth: run {run}: {n} OpenAuth logins + BOS sign-ons in {:.2} s = {per_sec:.1}/s; per login p50 {:.0} ms, \
-                 p99 {:.0} ms ({} at once; argon2id m={} KiB, t={}, p={}); load average {}",
+                 p99 {:.0} ms ({} at once; argon2id m={} KiB, t={}, p={}); server CPU per login {} ms; load average {}",
                 elapsed.as_secs_f64(),
                 p.p50 / 1000.0,
                 p.p99 / 1000.0,
@@ -556,6 +594,7 @@ async fn openauth_runs(args: &BenchArgs, server: &Target, accounts: usize) -> Re
                 defaults.memory_kib,
                 defaults.iterations,
                 defaults.parallelism,
+                server_ms.map_or_else(|| "?".into(), |m| format!("{m:.1}")),
                 fmt_load(load_before)
             ),
         );
@@ -570,11 +609,12 @@ async fn openauth_runs(args: &BenchArgs, server: &Target, accounts: usize) -> Re
     say(
         args,
         format!(
-            "openauth: median of {} runs: {:.1} logins/s, p50 {:.0} ms, p99 {:.0} ms",
+            "openauth: median of {} runs: {:.1} logins/s, p50 {:.0} ms, p99 {:.0} ms, server CPU per login {:.1} ms",
             args.runs,
             median(&rates),
             median(&p50s),
-            median(&p99s)
+            median(&p99s),
+            median(&cpu_server)
         ),
     );
     Ok(json!({
@@ -582,7 +622,10 @@ async fn openauth_runs(args: &BenchArgs, server: &Target, accounts: usize) -> Re
         "concurrency": args.openauth_concurrency,
         "argon2": {"memory_kib": defaults.memory_kib, "iterations": defaults.iterations, "parallelism": defaults.parallelism},
         "runs": runs,
-        "median": {"per_sec": median(&rates), "p50_ms": median(&p50s), "p99_ms": median(&p99s), "load_average": median(&loads)},
+        "median": {
+            "per_sec": median(&rates), "p50_ms": median(&p50s), "p99_ms": median(&p99s), "load_average": median(&loads),
+            "server_cpu_ms_per_login": median(&cpu_server),
+        },
     }))
 }
 

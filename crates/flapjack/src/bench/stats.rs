@@ -48,6 +48,46 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// CPU time (user + system, all threads) process `pid` has used so far, seconds, from
+/// `/proc/PID/stat` (clock ticks of 1/100 s).
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // Fields 14 and 15 of the line (utime, stime); `after` starts at field 3.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// CPU seconds two processes use over a stretch of time.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuMeter {
+    server: (u32, Option<f64>),
+    tool: Option<f64>,
+}
+
+impl CpuMeter {
+    /// Starts measuring `server_pid` and this process.
+    pub fn start(server_pid: u32) -> Self {
+        Self {
+            server: (server_pid, cpu_secs(server_pid)),
+            tool: cpu_secs(std::process::id()),
+        }
+    }
+
+    /// (server, tool) CPU seconds since [`start`](Self::start); the server's is `None` when
+    /// it runs in this process.
+    pub fn stop(&self) -> (Option<f64>, Option<f64>) {
+        let (pid, s0) = self.server;
+        let tool = self.tool.zip(cpu_secs(std::process::id())).map(|(a, b)| b - a);
+        if pid == std::process::id() {
+            return (None, tool);
+        }
+        (s0.zip(cpu_secs(pid)).map(|(a, b)| b - a), tool)
+    }
+}
+
 /// The 1-minute load average (from `/proc/loadavg`), if readable.
 pub fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
