@@ -13,11 +13,10 @@ use flapjack_auth::roast::{RoastTable, roast};
 use flapjack_server::{MultiSession, ServerConfig};
 use flapjack_wire::family::bucp::{Bucp, ChallengeRequest, ClientInfo, LoginOutcome, LoginRequest, LoginResponse};
 use flapjack_wire::family::icbm::{Icbm, SendIm, SendImFlags};
-use flapjack_wire::family::oservice::{ClientReadyEntry, FamilyVersion, Oservice};
+use flapjack_wire::family::oservice::Oservice;
 use flapjack_wire::flap::{Channel, signoff_tag, signon_tag};
-use flapjack_wire::list::U16Item;
 use flapjack_wire::snac::Message;
-use flapjack_wire::{Family, IcbmCookie, List, ScreenName, TlvBlock};
+use flapjack_wire::{IcbmCookie, ScreenName, TlvBlock};
 
 const ALLOW: Option<u8> = Some(0x01);
 const SINGLE: Option<u8> = Some(0x03);
@@ -89,41 +88,7 @@ async fn bos_sign_on(addr: SocketAddr, cookie: &[u8], hello_multi_conn: Option<u
         panic!("expected host online");
     };
     let families: Vec<u16> = list.iter().map(|f| f.value()).collect();
-    let versions: Vec<FamilyVersion> = families
-        .iter()
-        .map(|&f| FamilyVersion {
-            family: Family::from(f),
-            version: if f == 1 { 3 } else { 1 },
-        })
-        .collect();
-    c.send(Message::Oservice(Oservice::ClientVersions(
-        List::from_items(versions.iter(), 100).unwrap(),
-    )))
-    .await;
-    c.recv_snac_of(0x0001, 0x0018).await;
-    c.send(Message::Oservice(Oservice::RateParamsQuery)).await;
-    let rates = c.recv_snac_of(0x0001, 0x0007).await;
-    let ids: Vec<u16> = match rates.snac().message {
-        Message::Oservice(Oservice::RateParamsReply(r)) => r.class_ids().collect(),
-        other => panic!("expected 01/07, got {other:?}"),
-    };
-    c.send(Message::Oservice(Oservice::RateParamsSubAdd(
-        List::<U16Item>::from_items(ids.iter(), 100).unwrap(),
-    )))
-    .await;
-    let ready: Vec<ClientReadyEntry> = families
-        .iter()
-        .map(|&f| ClientReadyEntry {
-            family: Family::from(f),
-            version: 1,
-            tool_id: 0x0110,
-            tool_version: 0x0629,
-        })
-        .collect();
-    c.send(Message::Oservice(Oservice::ClientReady(
-        List::from_items(ready.iter(), 100).unwrap(),
-    )))
-    .await;
+    let mut c = finish_sign_on(c, &families).await;
     // A self-info round trip: client ready has been handled once it is answered.
     c.send(Message::Oservice(Oservice::SelfInfoQuery)).await;
     c.recv_snac_of(0x0001, 0x000F).await;

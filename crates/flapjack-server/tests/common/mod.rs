@@ -271,7 +271,12 @@ pub async fn bos_connect(addr: SocketAddr, cookie: &[u8]) -> (RawClient, Vec<u16
 /// The whole BOS sign-on (§7) through client ready; returns the client.
 pub async fn sign_on(addr: SocketAddr, name: &str, password: &str) -> RawClient {
     let cookie = login_cookie(addr, name, password).await;
-    let (mut c, families) = bos_connect(addr, &cookie).await;
+    let (c, families) = bos_connect(addr, &cookie).await;
+    finish_sign_on(c, &families).await
+}
+
+/// The rest of the BOS sign-on after host online: versions, rates, rate ack, client ready.
+pub async fn finish_sign_on(mut c: RawClient, families: &[u16]) -> RawClient {
     let versions: Vec<FamilyVersion> = families
         .iter()
         .map(|&f| FamilyVersion {
