@@ -131,6 +131,59 @@ pub fn normalize_screen_name(name: &[u8]) -> String {
         .collect()
 }
 
+/// A normalized screen name ([`normalize_screen_name`]) kept on the stack when it is short
+/// ASCII, as every AIM name and ICQ number is: the message path looks recipients up without
+/// allocating. Longer or non-ASCII names fall back to a `String`.
+#[derive(Debug, Clone)]
+pub struct NormalizedName(NormalizedRepr);
+
+#[derive(Debug, Clone)]
+enum NormalizedRepr {
+    Inline {
+        bytes: [u8; NormalizedName::INLINE],
+        len: u8,
+    },
+    Heap(String),
+}
+
+impl NormalizedName {
+    /// The longest name kept inline.
+    pub const INLINE: usize = 32;
+
+    /// Normalizes `name`.
+    pub fn of(name: &[u8]) -> Self {
+        let mut bytes = [0u8; Self::INLINE];
+        let mut len = 0;
+        for &b in name {
+            if b == b' ' {
+                continue;
+            }
+            if !b.is_ascii() || len == Self::INLINE {
+                return Self(NormalizedRepr::Heap(normalize_screen_name(name)));
+            }
+            bytes[len] = b.to_ascii_lowercase();
+            len += 1;
+        }
+        Self(NormalizedRepr::Inline { bytes, len: len as u8 })
+    }
+
+    /// The normalized name.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Only ASCII bytes are ever stored inline, so this never falls back.
+            NormalizedRepr::Inline { bytes, len } => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or(""),
+            NormalizedRepr::Heap(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for NormalizedName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 /// The 8-byte cookie that identifies one ICBM (and a rendezvous session).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct IcbmCookie(pub [u8; 8]);
@@ -309,5 +362,34 @@ mod tests {
             "09461343-4C7F-11D1-8222-444553540000"
         );
         assert_eq!(normalize_screen_name(b"Foo Bar"), "foobar");
+    }
+
+    #[test]
+    fn normalized_names_match_normalize_screen_name() {
+        let long = [b'A'; 40];
+        for name in [
+            &b"Foo Bar"[..],
+            b"",
+            b"   ",
+            b"1234567890",
+            &long,
+            &long[..32],
+            b"J\xe9r\xf4me",
+            b"a\xff b",
+        ] {
+            assert_eq!(&*NormalizedName::of(name), normalize_screen_name(name), "{name:?}");
+        }
+        assert!(matches!(
+            NormalizedName::of(b"Some Body").0,
+            NormalizedRepr::Inline { .. }
+        ));
+        assert!(matches!(NormalizedName::of(&long).0, NormalizedRepr::Heap(_)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalized_name_is_normalize_screen_name(name in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..48)) {
+            proptest::prop_assert_eq!(&*NormalizedName::of(&name), normalize_screen_name(&name));
+        }
     }
 }

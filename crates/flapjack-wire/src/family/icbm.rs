@@ -462,6 +462,48 @@ impl<'a> SendIm<'a> {
         b.flag(tag::WANT_EVENTS, want_events && !self.wants_events()).build()
     }
 
+    /// The whole 04/07 SNAC relaying this message (header with `request_id`, then the body
+    /// of [`IncomingIm::relay`]), written straight from the received bytes for a server's
+    /// message path: `sender` is an encoded [`UserInfo`] block ([`UserInfo::encode`]). No
+    /// intermediate TLV block is built, and the buffer's capacity is exactly its length (so
+    /// that turning it into shared bytes needs no second allocation).
+    pub fn encode_relay_snac(&self, request_id: u32, sender: &[u8], want_events: bool) -> Vec<u8> {
+        let kept = || {
+            self.tlvs
+                .iter()
+                .filter(|t| t.tag != tag::REQUEST_HOST_ACK && t.tag != tag::STORE_OFFLINE)
+        };
+        let add_events = want_events && !self.wants_events();
+        let len = crate::snac::SnacHeader::LEN
+            + 8
+            + 2
+            + sender.len()
+            + kept().map(|t| 4 + t.value.len()).sum::<usize>()
+            + if add_events { 4 } else { 0 };
+        let mut out = Vec::with_capacity(len);
+        crate::snac::SnacHeader {
+            family: FAMILY,
+            subtype: subtype::INCOMING_IM,
+            flags: 0,
+            request_id,
+        }
+        .encode(&mut out);
+        self.cookie.encode(&mut out);
+        out.put_u16(self.channel.value());
+        out.put_slice(sender);
+        for t in kept() {
+            // Values of a decoded (or built) block fit their u16 length.
+            out.put_u16(t.tag);
+            out.put_u16(t.value.len() as u16);
+            out.put_slice(t.value);
+        }
+        if add_events {
+            out.put_u16(tag::WANT_EVENTS);
+            out.put_u16(0);
+        }
+        out
+    }
+
     /// The TLVs a server delivers for a stored offline message (§8.4.7): the
     /// original TLVs minus 0x0003 and any 0x0016, with 0x0006 kept (appended
     /// if missing) and 0x0016 `send_time` appended.

@@ -507,6 +507,12 @@ fn captured_relays_match_incoming_ims() {
         assert_eq!(&relay, got, "{capture} stream {from} → {to}");
         let snac = Snac::new(0x8000_0000, Message::Icbm(Icbm::IncomingIm(relay)));
         assert_eq!(snac.to_bytes(), *in_bytes);
+        // The server's direct encoder writes the same bytes from the received ones.
+        let mut sender = Vec::new();
+        got.sender.encode(&mut sender);
+        let direct = sent.encode_relay_snac(0x8000_0000, &sender, false);
+        assert_eq!(direct, *in_bytes, "{capture} stream {from} → {to}");
+        assert_eq!(direct.capacity(), direct.len());
     }
     let bytes = &captured(PURPLE, 5, "S>C", subtype::INCOMING_IM)[1];
     let snac = Snac::decode(bytes).unwrap();
@@ -1327,6 +1333,32 @@ proptest! {
         prop_assert_eq!(&decoded, &snac);
         prop_assert_eq!(decoded.to_bytes(), bytes);
         poke(&m);
+    }
+
+    #[test]
+    fn direct_relay_encoding_matches_the_typed_relay(
+        cookie in arb_cookie(),
+        to in arb_sn(),
+        text in arb_text(),
+        flags in arb_flags(),
+        extra in arb_tlvs(),
+        sender in arb_user(),
+        want_events in any::<bool>(),
+        request_id in any::<u32>(),
+    ) {
+        let base = SendIm::channel1(cookie, to, &text, flags).unwrap();
+        // Unknown TLVs (and repeated known ones) ride along in order.
+        let tlvs = TlvBlock::builder().extend(&base.tlvs).extend(&extra).build().unwrap();
+        let m = SendIm::new(cookie, base.channel, base.screen_name.clone(), tlvs);
+        let typed = Snac::new(
+            request_id,
+            Message::Icbm(Icbm::IncomingIm(IncomingIm::relay(&m, sender.clone(), want_events).unwrap())),
+        );
+        let mut info = Vec::new();
+        sender.encode(&mut info);
+        let direct = m.encode_relay_snac(request_id, &info, want_events);
+        prop_assert_eq!(&direct, &typed.to_bytes());
+        prop_assert_eq!(direct.capacity(), direct.len());
     }
 
     #[test]
