@@ -676,7 +676,7 @@ async fn reconnects_after_the_server_restarts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bucp_over_the_tls_listener() {
+async fn bucp_and_roasted_over_the_tls_listener() {
     let dir = temp_dir("bucp-tls");
     let mut config = ServerConfig::for_tests();
     config.oscar_tls_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -685,39 +685,42 @@ async fn bucp_over_the_tls_listener() {
     let server = start(config).await;
     let pem = server.frontends().tls().unwrap().certificate_pem().to_owned();
     let tls_port = server.frontends().oscar_tls_addr().unwrap().port();
-    let mut cfg = ClientConfig::new(
+    let server_addr = format!("localhost:{tls_port}");
+    for login in [
         Login::Bucp {
-            server: format!("localhost:{tls_port}"),
+            server: server_addr.clone(),
             weak_hash: false,
         },
-        ALICE.0,
-        ALICE.1,
-    );
-    cfg.login_tls = true;
-    cfg.tls = TlsOptions {
-        extra_roots_pem: Some(pem.into_bytes()),
-        webpki_roots: false,
-        verify: true,
-    };
-    let (alice, mut events) = connect(cfg).await;
-    let Event::Connecting {
-        tls_cert_name, port, ..
-    } = expect(&mut events, "BOS", |e| {
-        matches!(
-            e,
-            Event::Connecting {
-                kind: ConnKind::Bos,
-                ..
-            }
-        )
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    assert!(tls_cert_name.is_some(), "TLS to BOS after a TLS login");
-    assert_eq!(port, tls_port, "the TLS BOS address");
-    sign_off(alice, events).await;
+        Login::Roasted { server: server_addr },
+    ] {
+        let label = format!("{login:?}");
+        let mut cfg = ClientConfig::new(login, ALICE.0, ALICE.1);
+        cfg.login_tls = true;
+        cfg.tls = TlsOptions {
+            extra_roots_pem: Some(pem.clone().into_bytes()),
+            webpki_roots: false,
+            verify: true,
+        };
+        let (alice, mut events) = connect(cfg).await;
+        let Event::Connecting {
+            tls_cert_name, port, ..
+        } = expect(&mut events, "BOS", |e| {
+            matches!(
+                e,
+                Event::Connecting {
+                    kind: ConnKind::Bos,
+                    ..
+                }
+            )
+        })
+        .await
+        else {
+            unreachable!()
+        };
+        assert!(tls_cert_name.is_some(), "{label}: TLS to BOS after a TLS login");
+        assert_eq!(port, tls_port, "{label}: the TLS BOS address");
+        sign_off(alice, events).await;
+    }
     server.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
