@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -140,10 +139,12 @@ impl ServerState {
 
     /// Serves one accepted connection to completion (any byte stream: TCP, or TLS from the
     /// TLS listener, which passes `tls = true`).
-    pub async fn serve_connection<S>(self: Arc<Self>, stream: S, peer: SocketAddr, tls: bool)
-    where
-        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-    {
+    pub async fn serve_connection<S: crate::conn::io::SplitStream>(
+        self: Arc<Self>,
+        stream: S,
+        peer: SocketAddr,
+        tls: bool,
+    ) {
         let Some(slot) = self.conn_limiter.acquire(peer.ip()) else {
             tracing::info!(%peer, "too many connections from this address; refused");
             self.metrics.incr(&self.metrics.connections_refused);

@@ -22,8 +22,9 @@
 //! one short shard lock; losing them on restart only means waiting for the next IM.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The highest warning level: 100.0 %.
@@ -103,15 +104,21 @@ pub fn delta_for(anonymous: bool) -> u16 {
     if anonymous { ANONYMOUS_DELTA } else { NORMAL_DELTA }
 }
 
-/// (warner, victim) → times the warner received an IM from the victim, oldest first.
-type CreditShard = Mutex<HashMap<(String, String), VecDeque<Instant>>>;
+/// The maps' hasher (as the registry's: foldhash, randomly seeded).
+type Hasher = foldhash::fast::RandomState;
+/// Warner → victim → times the warner received an IM from the victim, oldest first. Nested
+/// so that the message path looks a pair up by `&str`, allocating only for a new pair.
+type CreditShard = Mutex<HashMap<String, HashMap<String, VecDeque<Instant>, Hasher>, Hasher>>;
 
 /// Warn credits (who received IMs from whom, recently) and the lock that serializes warnings.
 #[derive(Debug)]
 pub struct WarnTracker {
-    hasher: RandomState,
+    hasher: Hasher,
     shards: Box<[CreditShard]>,
-    last_sweep: Mutex<Instant>,
+    /// When the tracker was made; sweeps are timed in whole seconds since.
+    epoch: Instant,
+    /// The last sweep, seconds since `epoch`.
+    last_sweep: AtomicU64,
     serial: tokio::sync::Mutex<()>,
 }
 
@@ -125,9 +132,10 @@ impl WarnTracker {
     /// No credits.
     pub fn new() -> Self {
         Self {
-            hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            last_sweep: Mutex::new(Instant::now()),
+            hasher: Hasher::default(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
+            epoch: Instant::now(),
+            last_sweep: AtomicU64::new(0),
             serial: tokio::sync::Mutex::new(()),
         }
     }
@@ -144,12 +152,18 @@ impl WarnTracker {
         }
         {
             let mut shard = self.shard(recipient).lock().unwrap_or_else(|p| p.into_inner());
-            let credits = shard.entry((recipient.to_owned(), sender.to_owned())).or_default();
-            expire(credits, now);
-            if credits.len() >= MAX_CREDITS {
-                credits.pop_front();
+            // Looked up by `&str`: the names are copied only for a new pair.
+            match shard.get_mut(recipient).and_then(|senders| senders.get_mut(sender)) {
+                Some(credits) => earn(credits, now),
+                None => {
+                    let mut credits = VecDeque::with_capacity(MAX_CREDITS);
+                    credits.push_back(now);
+                    shard
+                        .entry(recipient.to_owned())
+                        .or_default()
+                        .insert(sender.to_owned(), credits);
+                }
             }
-            credits.push_back(now);
         }
         self.maybe_sweep(now);
     }
@@ -157,8 +171,7 @@ impl WarnTracker {
     /// Whether `warner` holds an unexpired credit against `victim` at `now`.
     pub fn has_credit(&self, warner: &str, victim: &str, now: Instant) -> bool {
         let mut shard = self.shard(warner).lock().unwrap_or_else(|p| p.into_inner());
-        let key = (warner.to_owned(), victim.to_owned());
-        match shard.get_mut(&key) {
+        match shard.get_mut(warner).and_then(|v| v.get_mut(victim)) {
             Some(credits) => {
                 expire(credits, now);
                 !credits.is_empty()
@@ -170,14 +183,19 @@ impl WarnTracker {
     /// Spends the oldest unexpired credit of `warner` against `victim`; false if none.
     pub fn spend(&self, warner: &str, victim: &str, now: Instant) -> bool {
         let mut shard = self.shard(warner).lock().unwrap_or_else(|p| p.into_inner());
-        let key = (warner.to_owned(), victim.to_owned());
-        let Some(credits) = shard.get_mut(&key) else {
+        let Some(victims) = shard.get_mut(warner) else {
+            return false;
+        };
+        let Some(credits) = victims.get_mut(victim) else {
             return false;
         };
         expire(credits, now);
         let spent = credits.pop_front().is_some();
         if credits.is_empty() {
-            shard.remove(&key);
+            victims.remove(victim);
+            if victims.is_empty() {
+                shard.remove(warner);
+            }
         }
         spent
     }
@@ -192,7 +210,13 @@ impl WarnTracker {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
+            .map(|s| {
+                s.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .values()
+                    .map(HashMap::len)
+                    .sum::<usize>()
+            })
             .sum()
     }
 
@@ -204,20 +228,36 @@ impl WarnTracker {
     /// Drops expired credits everywhere, at most once per window, so that the map only holds
     /// pairs that exchanged IMs within the last [`CREDIT_WINDOW`].
     fn maybe_sweep(&self, now: Instant) {
+        // Checked on every IM: an atomic read, the lock only once per window.
+        let elapsed = now.saturating_duration_since(self.epoch).as_secs();
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if elapsed.saturating_sub(last) < CREDIT_WINDOW.as_secs()
+            || self
+                .last_sweep
+                .compare_exchange(last, elapsed, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
         {
-            let mut last = self.last_sweep.lock().unwrap_or_else(|p| p.into_inner());
-            if now.saturating_duration_since(*last) < CREDIT_WINDOW {
-                return;
-            }
-            *last = now;
+            return;
         }
         for shard in self.shards.iter() {
-            shard.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, credits| {
-                expire(credits, now);
-                !credits.is_empty()
+            shard.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, victims| {
+                victims.retain(|_, credits| {
+                    expire(credits, now);
+                    !credits.is_empty()
+                });
+                !victims.is_empty()
             });
         }
     }
+}
+
+/// One more credit, the oldest dropped past [`MAX_CREDITS`].
+fn earn(credits: &mut VecDeque<Instant>, now: Instant) {
+    expire(credits, now);
+    if credits.len() >= MAX_CREDITS {
+        credits.pop_front();
+    }
+    credits.push_back(now);
 }
 
 fn expire(credits: &mut VecDeque<Instant>, now: Instant) {

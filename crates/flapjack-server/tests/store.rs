@@ -243,3 +243,67 @@ async fn changes_survive_a_reopen() {
     assert!(store.account("alice").await.unwrap().is_some());
     assert!(store.take_offline_messages("alice").await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_sign_on_read_and_the_change_counters() {
+    let store = SqliteStore::open_in_memory(SqliteOptions::default()).unwrap();
+    assert_eq!(store.sign_on("alice").await.unwrap(), None);
+    let a = store.create_account(new_account("Alice", "pw")).await.unwrap();
+    store.create_account(new_account("Bob", "pw")).await.unwrap();
+
+    // A fresh account: no feedbag, nothing waiting, the counters as they stand.
+    let read = store.sign_on("alice").await.unwrap().expect("alice");
+    assert_eq!(read.account, a);
+    assert_eq!(read.feedbag, store.feedbag("alice").await.unwrap());
+    assert!(read.feedbag.items.is_empty());
+    assert!(!read.offline_waiting);
+    assert_eq!(read.feedbag_epoch, store.feedbag_epoch("alice"));
+    assert_eq!(read.offline_epoch, store.offline_epoch("alice"));
+
+    // Every feedbag write for alice moves her feedbag counter; an offline message moves her
+    // offline counter; another account's writes leave hers alone (unless they share a bucket,
+    // which costs only a re-read).
+    let root = StoredItem {
+        group_id: 0,
+        item_id: 0,
+        class_id: 1,
+        name: vec![],
+        attributes: vec![],
+    };
+    let before = store.feedbag_epoch("alice").unwrap();
+    store.put_feedbag_items("alice", vec![root.clone()]).await.unwrap();
+    let after_put = store.feedbag_epoch("alice").unwrap();
+    assert!(after_put > before);
+    store.set_pd_mode("alice", pd_mode::DENY_ALL).await.unwrap();
+    let after_pd = store.feedbag_epoch("alice").unwrap();
+    assert!(after_pd > after_put);
+    store.delete_feedbag_items("alice", vec![(9, 9)]).await.unwrap();
+    assert!(store.feedbag_epoch("alice").unwrap() > after_pd);
+    let offline_before = store.offline_epoch("alice").unwrap();
+    store.store_offline_message(offline("alice", 1)).await.unwrap();
+    assert!(store.offline_epoch("alice").unwrap() > offline_before);
+
+    let read = store.sign_on("alice").await.unwrap().expect("alice");
+    assert_eq!(read.feedbag.items, [root]);
+    assert!(read.feedbag.last_modified > 0);
+    assert_eq!(read.account.pd_mode, pd_mode::DENY_ALL);
+    assert!(read.offline_waiting, "the message waits");
+    assert_eq!(read.feedbag_epoch, store.feedbag_epoch("alice"));
+    // Reads take nothing: the message is still there.
+    assert_eq!(
+        store.take_offline_messages("alice").await.unwrap(),
+        [offline("alice", 1)]
+    );
+    assert!(!store.sign_on("alice").await.unwrap().unwrap().offline_waiting);
+
+    // Deleting the account moves both counters.
+    let (f, o) = (
+        store.feedbag_epoch("alice").unwrap(),
+        store.offline_epoch("alice").unwrap(),
+    );
+    assert!(store.delete_account("alice").await.unwrap());
+    assert!(store.feedbag_epoch("alice").unwrap() > f);
+    assert!(store.offline_epoch("alice").unwrap() > o);
+    assert_eq!(store.sign_on("alice").await.unwrap(), None);
+    assert!(store.sign_on("bob").await.unwrap().is_some());
+}

@@ -1,7 +1,7 @@
 //! The `flapjack` binary: an OSCAR (AIM / ICQ) server and toolkit.
 //!
 //! Subcommands:
-//! * `serve`: run the server (OSCAR listener; the OpenAuth HTTP API is to come);
+//! * `serve`: run the server (OSCAR listeners, plain and TLS, and the OpenAuth HTTP API);
 //! * `account add|passwd|del|list|bot`: manage accounts in the server's data directory;
 //! * `login`, `send`, `listen`, `bot`, `chat`: the client (see [`client_args`] for the common
 //!   flags, the config file and the exit codes);
@@ -22,6 +22,12 @@ mod serve;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// The allocator: mimalloc. On the server's message path every IM is encoded into a buffer on
+/// the sender's worker thread and freed on the recipient's, a pattern glibc's malloc serves
+/// from its locked arenas (about a tenth of the server's CPU per IM; BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Command line.
 #[derive(Debug, Parser)]

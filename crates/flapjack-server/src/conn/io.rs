@@ -3,9 +3,9 @@
 //!
 //! Idle connections hold no buffers: most of the server's sessions are idle most of the time
 //! (their memory is what limits how many one server holds). The reader gives its buffer back
-//! whenever it has no partial frame and the socket has nothing more to read, and waits for the
-//! next bytes with a small buffer on the stack; the writer gives its buffer back whenever its
-//! queue is empty.
+//! whenever it has no partial frame and the socket has nothing more to read; the writer gives
+//! its buffer back whenever its queue is empty. Given-back buffers go to a small per-thread
+//! stack of spares ([`spare`]), from which the next busy connection takes one.
 
 use std::future::Future;
 use std::ops::Range;
@@ -24,10 +24,83 @@ use crate::session::Outbound;
 const COALESCE_BYTES: usize = 64 * 1024;
 /// Smallest read into the heap buffer.
 const READ_CHUNK: usize = 4096;
-/// The stack buffer an idle connection waits with (the first bytes of a burst land here).
-const IDLE_READ: usize = 512;
 /// The writer's buffer when it starts gathering after being idle.
 const WRITE_START: usize = 1024;
+
+/// Spare I/O buffers, one small stack of them per worker thread. Busy connections take a
+/// buffer when bytes arrive and give it back as soon as they have nothing buffered, so an
+/// idle connection holds none, and the message path does not pay the allocator for a
+/// multi-kilobyte buffer at every wake-up (glibc serves those from its slow bins).
+mod spare {
+    use std::cell::RefCell;
+
+    /// Buffers kept per thread.
+    const KEPT: usize = 32;
+    /// Larger buffers are freed, not kept.
+    const LARGEST_KEPT: usize = 128 * 1024;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// An empty buffer with room for at least `min` bytes.
+    pub(super) fn take(min: usize) -> Vec<u8> {
+        match SPARE.with_borrow_mut(Vec::pop) {
+            Some(mut buf) => {
+                buf.reserve(min);
+                buf
+            }
+            None => Vec::with_capacity(min),
+        }
+    }
+
+    /// Gives `buf` back (emptied), leaving an empty, unallocated one in its place.
+    pub(super) fn give(buf: &mut Vec<u8>) {
+        let mut buf = std::mem::take(buf);
+        if buf.capacity() == 0 || buf.capacity() > LARGEST_KEPT {
+            return;
+        }
+        buf.clear();
+        SPARE.with_borrow_mut(|spare| {
+            if spare.len() < KEPT {
+                spare.push(buf);
+            }
+        });
+    }
+}
+
+/// A connection's byte stream, split into a read half for the connection task and a write
+/// half for its writer task.
+pub trait SplitStream: Send + 'static {
+    /// The read half.
+    type Read: AsyncRead + Send + Unpin + 'static;
+    /// The write half.
+    type Write: AsyncWrite + Send + Unpin + 'static;
+    /// Splits the stream.
+    fn split_halves(self) -> (Self::Read, Self::Write);
+}
+
+/// Plain TCP splits into owned halves that share no lock (`tokio::io::split` would put one
+/// around every read and write, and the two tasks would contend for it).
+impl SplitStream for tokio::net::TcpStream {
+    type Read = tokio::net::tcp::OwnedReadHalf;
+    type Write = tokio::net::tcp::OwnedWriteHalf;
+    fn split_halves(self) -> (Self::Read, Self::Write) {
+        self.into_split()
+    }
+}
+
+/// TLS state is shared by both directions, so its halves share a lock.
+impl<S> SplitStream for tokio_rustls::server::TlsStream<S>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    type Read = tokio::io::ReadHalf<Self>;
+    type Write = tokio::io::WriteHalf<Self>;
+    fn split_halves(self) -> (Self::Read, Self::Write) {
+        tokio::io::split(self)
+    }
+}
 
 /// Where a decoded frame sits in the reader's buffer.
 #[derive(Debug, Clone)]
@@ -102,31 +175,24 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         std::future::poll_fn(|cx| self.poll_read_more(cx)).await
     }
 
-    /// One attempt to read. With a partial frame buffered, reads into the (grown) heap buffer.
-    /// Without one, tries the heap buffer if it is still there and, when the socket has
-    /// nothing, frees it and waits with a small stack buffer instead: an idle connection holds
-    /// no heap buffer at all.
+    /// One attempt to read, into the heap buffer (taken from the thread's spares when the
+    /// connection holds none). When the socket has nothing and no partial frame is
+    /// buffered, the buffer goes back to the spares: an idle connection holds none.
     fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
         let Self { io, buf, needed, .. } = self;
-        if !buf.is_empty() || buf.capacity() >= READ_CHUNK {
-            let want = needed.saturating_sub(buf.len()).max(READ_CHUNK);
+        let want = needed.saturating_sub(buf.len()).max(READ_CHUNK);
+        if buf.capacity() == 0 {
+            *buf = spare::take(want);
+        } else {
             buf.reserve(want);
-            let was_empty = buf.is_empty();
-            let polled = pin!(io.read_buf(buf)).poll(cx);
-            if polled.is_pending() && was_empty {
-                *buf = Vec::new();
-            }
-            return polled;
         }
-        let mut small = [0u8; IDLE_READ];
-        match pin!(io.read(&mut small)).poll(cx) {
-            Poll::Ready(Ok(n)) => {
-                buf.reserve(n.max(READ_CHUNK));
-                buf.extend_from_slice(&small[..n]);
-                Poll::Ready(Ok(n))
-            }
-            other => other,
+        // At most one chunk (or the rest of a large frame) per read, however large a spare
+        // buffer came back: a burst is read, handled and relayed a piece at a time.
+        let polled = pin!(io.read_buf(&mut bytes::BufMut::limit(&mut *buf, want))).poll(cx);
+        if buf.is_empty() && !matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            spare::give(buf);
         }
+        polled
     }
 }
 
@@ -141,7 +207,7 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(mut w: W, mut rx: mpsc::Receiver<
             Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) => {
                 // Idle: give the buffer back while waiting.
-                buf = Vec::new();
+                spare::give(&mut buf);
                 match rx.recv().await {
                     Some(item) => item,
                     None => break,
@@ -156,7 +222,7 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(mut w: W, mut rx: mpsc::Receiver<
             // regrow it frame by frame.
             let frame = HEADER_LEN + first.payload_len();
             let queued = rx.len().saturating_add(1);
-            buf.reserve(queued.saturating_mul(frame).clamp(WRITE_START, COALESCE_BYTES + frame));
+            buf = spare::take(queued.saturating_mul(frame).clamp(WRITE_START, COALESCE_BYTES + frame));
         }
         let mut closing = encode(first, &mut buf, &mut seq);
         while !closing && buf.len() < COALESCE_BYTES {

@@ -25,12 +25,12 @@ use flapjack_wire::family::oservice::{Oservice, RateChangeCode};
 use flapjack_wire::flap::{Channel, FlapMessage, Signon, SignonKind, signoff_tag};
 use flapjack_wire::snac::{Message, RawSnac, SnacError};
 use flapjack_wire::{ErrorCode, Family, List, Snac, TlvBlock};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncRead;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use self::io::FrameReader;
+use self::io::{FrameReader, SplitStream};
 use crate::cookie::ServiceKind;
 use crate::login::{self, ChallengeAnswer};
 use crate::metrics::{LoginMethod, LoginResult, RateEvent};
@@ -72,14 +72,13 @@ struct Core {
     phase: Phase,
     rate: RateLimiter,
     login_deadline: Instant,
+    /// The account read for a BUCP challenge, for the login that follows.
+    bucp: login::BucpCarry,
 }
 
 /// Runs one connection to its end.
-pub(crate) async fn run<S>(state: Arc<ServerState>, stream: S, peer: SocketAddr, tls: bool)
-where
-    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-{
-    let (rd, wr) = tokio::io::split(stream);
+pub(crate) async fn run<S: SplitStream>(state: Arc<ServerState>, stream: S, peer: SocketAddr, tls: bool) {
+    let (rd, wr) = stream.split_halves();
     let (outbox, OutboxReceiver { rx, kill }) = Outbox::new(state.config.outbound_queue);
     let seq = crate::random::random_bytes::<2>().map_or(100, |b| u16::from_be_bytes(b) & 0x7FFF);
     let mut writer = tokio::spawn(io::run_writer(wr, rx, seq).in_current_span());
@@ -95,6 +94,7 @@ where
         kill,
         phase: Phase::AwaitSignon,
         rate: RateLimiter::new(now),
+        bucp: login::BucpCarry::default(),
     };
     tracing::debug!(tls, "connection opened");
     let end = match core.hello() {
@@ -128,6 +128,10 @@ impl Core {
                 if let Some(end) = self.on_frame(fr.channel, reader.payload(&fr)).await {
                     return end;
                 }
+                // Most SNACs are handled without waiting for anything: count each against the
+                // task's cooperative budget, so that a burst (a bot's thousand IMs in one
+                // read) lets the recipients' writers run instead of filling their queues.
+                tokio::task::coop::consume_budget().await;
             }
             let wait = self.read_timeout();
             tokio::select! {
@@ -218,7 +222,7 @@ impl Core {
         };
         match snac.message {
             Message::Bucp(Bucp::ChallengeRequest(req)) => {
-                match login::bucp_challenge(&self.state, self.tls, &req).await {
+                match login::bucp_challenge(&self.state, self.tls, &req, &mut self.bucp).await {
                     ChallengeAnswer::Key(key) => {
                         self.push_reply(header.request_id, Message::Bucp(Bucp::ChallengeResponse(key)))
                     }
@@ -229,7 +233,7 @@ impl Core {
                 }
             }
             Message::Bucp(Bucp::LoginRequest(req)) => {
-                let resp = login::bucp_login(&self.state, self.peer.ip(), self.tls, &req).await;
+                let resp = login::bucp_login(&self.state, self.peer.ip(), self.tls, &req, &mut self.bucp).await;
                 self.push_reply(header.request_id, Message::Bucp(Bucp::LoginResponse(resp)));
                 // Clients expect an empty channel-4 frame after 17/03.
                 Some(End::Goodbye(Bytes::new()))
@@ -259,7 +263,10 @@ impl Core {
             tracing::info!(service = ?grant.service, "service connections of this kind are not served yet");
             return Some(End::Goodbye(Bytes::new()));
         }
-        let account = match self.state.store.account(&grant.normalized).await {
+        // A BOS sign-on reads its feedbag and offline-message state with the account, in one
+        // store call (services::sign_on).
+        let bos = grant.service == ServiceKind::Bos;
+        let (account, stash) = match services::sign_on::read(&self.state, &grant.normalized, bos).await {
             Ok(Some(a)) => a,
             Ok(None) => {
                 tracing::info!(account = %grant.normalized, "cookie for a deleted account");
@@ -289,7 +296,10 @@ impl Core {
         let session = Session::new(info, self.outbox.clone(), account.warning);
         let decay = self.state.config.warning_decay;
         let since = u32::try_from(account.warning_updated).unwrap_or(0);
-        session.with_state(|s| s.set_warning(account.warning, since, decay));
+        session.with_state(|s| {
+            s.set_warning(account.warning, since, decay);
+            s.sign_on = stash;
+        });
         // The registry holds BOS sessions only: it routes IMs and presence. Service connections
         // (chat rooms, chat nav) are tracked by their services.
         if grant.service == ServiceKind::Bos {
@@ -337,8 +347,9 @@ impl Core {
             }
         };
         let header = raw.header;
+        let received = Instant::now();
         if self.state.config.enforce_rate_limits {
-            let d = self.rate.on_snac(header.family, header.subtype, Instant::now());
+            let d = self.rate.on_snac(header.family, header.subtype, received);
             if let Some(change) = d.change {
                 if change.code == RateChangeCode::Warning {
                     self.state.metrics.rate_event(RateEvent::Warn);
@@ -393,10 +404,20 @@ impl Core {
             service,
             families,
             request_id: header.request_id,
+            received,
+        };
+        // An IM to someone online is handled without awaiting anything: no state machine.
+        let handled = match &snac.message {
+            Message::Icbm(flapjack_wire::family::icbm::Icbm::SendIm(im)) => services::icbm::try_send_im(&cx, im),
+            _ => None,
         };
         // Boxed: the services' state machines would otherwise sit in every connection task's
         // future, idle or not (about 0.7 KiB each); one allocation per SNAC is cheaper.
-        match Box::pin(services::dispatch(&cx, snac)).await {
+        let result = match handled {
+            Some(result) => result,
+            None => Box::pin(services::dispatch(&cx, snac)).await,
+        };
+        match result {
             Ok(()) => None,
             Err(e) => {
                 tracing::info!(error = %e, "service failed; closing");

@@ -5,7 +5,9 @@
 //!   out a key derived from a process secret and the name, stable across requests, so a
 //!   challenge alone does not reveal whether an account exists.
 //! * 17/02 is checked against the stored strong or weak MD5 verifier in constant time
-//!   (unknown account: 0x0001, wrong password: 0x0005).
+//!   (unknown account: 0x0001, wrong password: 0x0005). The account read for the connection's
+//!   17/06 ([`BucpCarry`]) stands in for a second read when the 17/02 names the same account
+//!   within [`CARRY_FOR`].
 //! * The roasted login unroasts the password and checks it against the argon2id hash on a
 //!   blocking thread (an unknown account is checked against a dummy hash, to take as long).
 //! * Failures count per account and per source address; over the limits the answer is 0x0018
@@ -16,7 +18,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use flapjack_auth::roast::unroast_for_client;
 use flapjack_wire::family::bucp::{ChallengeRequest, ChallengeResponse, LoginError, LoginRequest, LoginResponse};
@@ -42,6 +44,34 @@ fn decoy_key(state: &ServerState, normalized: &str) -> String {
     flapjack_auth::bucp::auth_key_from_random(&tag[..16])
 }
 
+/// How long the account read for a 17/06 may answer the connection's 17/02 instead of a new
+/// read. A client answers the challenge at once (one round trip); past this the account is
+/// read again, so that a password changed meanwhile counts.
+pub const CARRY_FOR: Duration = Duration::from_secs(5);
+
+/// What a BUCP connection carries from its 17/06 to its 17/02: the account read for the
+/// challenge, or that there was none. Boxed, so that a connection holds one pointer.
+#[derive(Debug, Default)]
+pub struct BucpCarry(Option<Box<Carried>>);
+
+#[derive(Debug)]
+struct Carried {
+    /// The normalized name the 17/06 asked for.
+    name: String,
+    /// When the account was read.
+    at: Instant,
+    /// What the store held (`None`: no such account).
+    account: Option<Account>,
+}
+
+impl BucpCarry {
+    /// The carried read for `name`, if it is fresh; the carry is used up either way.
+    fn take(&mut self, name: &str, now: Instant) -> Option<Option<Account>> {
+        let carried = self.0.take()?;
+        (carried.name == name && now.saturating_duration_since(carried.at) <= CARRY_FOR).then_some(carried.account)
+    }
+}
+
 /// The answer to a 17/06 challenge request: 17/07 with the key, or (legacy logins disabled)
 /// a 17/03 failure.
 pub enum ChallengeAnswer {
@@ -51,36 +81,50 @@ pub enum ChallengeAnswer {
     Refused(LoginResponse<'static>),
 }
 
-/// Answers 17/06.
-pub async fn bucp_challenge(state: &ServerState, tls: bool, req: &ChallengeRequest<'_>) -> ChallengeAnswer {
+/// Answers 17/06; the account read is left in `carry` for the connection's 17/02.
+pub async fn bucp_challenge(
+    state: &ServerState,
+    tls: bool,
+    req: &ChallengeRequest<'_>,
+    carry: &mut BucpCarry,
+) -> ChallengeAnswer {
+    carry.0 = None;
     let name = normalize_screen_name(req.screen_name());
     if !state.config.legacy_logins.allows(tls) {
         state.metrics.login(LoginMethod::Bucp, LoginResult::Refused);
         return ChallengeAnswer::Refused(failure(req.screen_name(), LoginError::ServiceUnavailable));
     }
-    let key = match state.store.account(&name).await {
-        Ok(Some(a)) => a.credentials.md5.map(|m| m.auth_key),
-        Ok(None) => None,
+    let account = match state.store.account(&name).await {
+        Ok(a) => a,
         Err(e) => {
             tracing::error!(error = %e, "store failed during a BUCP challenge");
             state.metrics.login(LoginMethod::Bucp, LoginResult::Error);
             return ChallengeAnswer::Refused(failure(req.screen_name(), LoginError::ServiceUnavailable));
         }
+    };
+    let key = match account.as_ref().and_then(|a| a.credentials.md5.as_ref()) {
+        Some(m) => Str16::new(m.auth_key.as_bytes().to_vec()),
+        None => Str16::new(decoy_key(state, &name).into_bytes()),
     }
-    .unwrap_or_else(|| decoy_key(state, &name));
-    let key = Str16::new(key.into_bytes()).unwrap_or_else(|_| Str16::empty());
+    .unwrap_or_else(|_| Str16::empty());
+    carry.0 = Some(Box::new(Carried {
+        name,
+        at: Instant::now(),
+        account,
+    }));
     ChallengeAnswer::Key(ChallengeResponse {
         key,
         tlvs: TlvBlock::empty(),
     })
 }
 
-/// Answers 17/02.
+/// Answers 17/02, with the account the connection's 17/06 read if it is still fresh.
 pub async fn bucp_login(
     state: &ServerState,
     addr: IpAddr,
     tls: bool,
     req: &LoginRequest<'_>,
+    carry: &mut BucpCarry,
 ) -> LoginResponse<'static> {
     const METHOD: LoginMethod = LoginMethod::Bucp;
     let shown = req.screen_name();
@@ -94,19 +138,22 @@ pub async fn bucp_login(
         state.metrics.login(METHOD, LoginResult::RateLimited);
         return blocked(shown, &name, block);
     }
-    let account = match state.store.account(&name).await {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            state.login_limiter.record_failure(&name, addr, now);
-            state.metrics.login(METHOD, LoginResult::Rejected);
-            tracing::info!(account = %name, "BUCP login for an unknown account");
-            return failure(shown, LoginError::InvalidScreenName);
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "store failed during a BUCP login");
-            state.metrics.login(METHOD, LoginResult::Error);
-            return failure(shown, LoginError::ServiceUnavailable);
-        }
+    let read = match carry.take(&name, now) {
+        Some(carried) => carried,
+        None => match state.store.account(&name).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "store failed during a BUCP login");
+                state.metrics.login(METHOD, LoginResult::Error);
+                return failure(shown, LoginError::ServiceUnavailable);
+            }
+        },
+    };
+    let Some(account) = read else {
+        state.login_limiter.record_failure(&name, addr, now);
+        state.metrics.login(METHOD, LoginResult::Rejected);
+        tracing::info!(account = %name, "BUCP login for an unknown account");
+        return failure(shown, LoginError::InvalidScreenName);
     };
     let verified = account
         .credentials
@@ -238,5 +285,34 @@ fn success(
             state.metrics.login(method, LoginResult::Error);
             failure(account.screen_name.as_bytes(), LoginError::ServiceUnavailable)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn carry(name: &str, at: Instant, account: Option<Account>) -> BucpCarry {
+        BucpCarry(Some(Box::new(Carried {
+            name: name.into(),
+            at,
+            account,
+        })))
+    }
+
+    #[test]
+    fn a_carried_read_answers_once_for_its_name_while_fresh() {
+        let now = Instant::now();
+        // Fresh and for the same name: used, once.
+        let mut c = carry("alice", now, None);
+        assert_eq!(c.take("alice", now + Duration::from_secs(1)), Some(None));
+        assert_eq!(c.take("alice", now + Duration::from_secs(1)), None);
+        // Another name, or too old: not used (and gone).
+        let mut c = carry("alice", now, None);
+        assert_eq!(c.take("bob", now), None);
+        assert_eq!(c.take("alice", now), None);
+        let mut c = carry("alice", now, None);
+        assert_eq!(c.take("alice", now + CARRY_FOR + Duration::from_millis(1)), None);
+        assert_eq!(BucpCarry::default().take("alice", now), None);
     }
 }

@@ -31,10 +31,11 @@ use flapjack_wire::snac::{Message, flags};
 use flapjack_wire::types::normalize_screen_name;
 use flapjack_wire::{ErrorCode, ScreenName, Snac, Str16, TlvBlock};
 
-use super::presence;
+use super::oservice::{EncodedCache, push_encoded};
 use super::{Cx, ServiceError};
+use super::{presence, sign_on};
 use crate::server::ServerState;
-use crate::session::{Session, next_server_request_id};
+use crate::session::{Session, encode_snac, next_server_request_id};
 use crate::store::{FeedbagEdit, StoreError, StoredItem};
 
 /// The family id.
@@ -88,7 +89,20 @@ const DENY: u16 = 0x0003;
 /// Handles one FEEDBAG SNAC.
 pub async fn handle(cx: &Cx<'_>, message: Feedbag<'_>) -> Result<(), ServiceError> {
     match message {
-        Feedbag::RightsQuery(_) => cx.reply(Message::Feedbag(Feedbag::RightsReply(rights()?))),
+        Feedbag::RightsQuery(_) => {
+            static RIGHTS: EncodedCache<()> = EncodedCache::new();
+            let reply = RIGHTS.get_or_encode(
+                |_| true,
+                || (),
+                || {
+                    Ok(encode_snac(&Snac::new(
+                        0,
+                        Message::Feedbag(Feedbag::RightsReply(rights()?)),
+                    )))
+                },
+            )?;
+            push_encoded(cx.session, &reply, cx.request_id)
+        }
         Feedbag::Query => query(cx, None).await,
         Feedbag::QueryIfModified(stamp) => query(cx, Some(stamp)).await,
         Feedbag::Use => use_list(cx).await,
@@ -552,11 +566,21 @@ impl Diff {
 // ---------------------------------------------------------------------------------------------
 // Loading
 
-/// Loads `name`'s feedbag, creating the root group (durably) when it is missing so that the
-/// list always starts with it and its timestamp is non-zero. Call with the account lock held.
-async fn load(state: &ServerState, name: &str) -> Result<Bag, StoreError> {
-    let stored = state.store.feedbag(name).await?;
-    let mut bag = Bag::new(stored.items, stored.last_modified);
+/// Loads the feedbag of `session`'s account, creating the root group (durably) when it is
+/// missing so that the list always starts with it and its timestamp is non-zero. During the
+/// sign-on the copy read with the cookie is used while it is current
+/// ([`sign_on::take_feedbag`]); the store's feedbag counter it is then current for comes back
+/// with it, so that the caller may keep it for the rest of the sign-on. Call with the account
+/// lock held.
+async fn load(state: &ServerState, session: &Session) -> Result<(Bag, Option<u64>), StoreError> {
+    let name = session.normalized();
+    let (mut bag, mut epoch) = match sign_on::take_feedbag(state, session) {
+        Some((bag, epoch)) => (bag, Some(epoch)),
+        None => {
+            let stored = state.store.feedbag(name).await?;
+            (Bag::new(stored.items, stored.last_modified), None)
+        }
+    };
     if !bag.group_exists(0) || bag.last_modified <= 0 {
         let groups: Vec<u16> = bag
             .items
@@ -584,8 +608,11 @@ async fn load(state: &ServerState, name: &str) -> Result<Bag, StoreError> {
             .await?;
         bag.items.insert((0, 0), root);
         bag.last_modified = ts;
+        // Our own write moved the counter; under the account lock nobody else wrote this
+        // account's feedbag, so the bag is current for the counter as it is now.
+        epoch = epoch.and(state.store.feedbag_epoch(name));
     }
-    Ok(bag)
+    Ok((bag, epoch))
 }
 
 fn stamp(ts: i64) -> u32 {
@@ -597,11 +624,11 @@ fn stamp(ts: i64) -> u32 {
 
 async fn query(cx: &Cx<'_>, if_modified: Option<ListStamp>) -> Result<(), ServiceError> {
     let lock = account_lock(cx.session.normalized());
-    let bag = {
+    let loaded = {
         let _guard = lock.lock().await;
-        load(cx.state, cx.session.normalized()).await
+        load(cx.state, cx.session).await
     };
-    let bag = match bag {
+    let (bag, epoch) = match loaded {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "loading the feedbag failed");
@@ -620,12 +647,17 @@ async fn query(cx: &Cx<'_>, if_modified: Option<ListStamp>) -> Result<(), Servic
             }
             flapjack_wire::family::feedbag::ItemCount::U16(_) => flapjack_wire::family::feedbag::ItemCount::U16(count),
         };
-        return cx.reply(Message::Feedbag(Feedbag::ReplyNotModified(ListStamp {
+        cx.reply(Message::Feedbag(Feedbag::ReplyNotModified(ListStamp {
             last_modified: ts,
             count,
-        })));
+        })))?;
+    } else {
+        send_reply(cx.session, cx.request_id, &bag)?;
     }
-    send_reply(cx.session, cx.request_id, &bag)
+    if let Some(epoch) = epoch {
+        sign_on::keep_feedbag(cx.session, bag, epoch);
+    }
+    Ok(())
 }
 
 /// Sends `bag` as 0x0006 parts answering `request_id`.
@@ -650,7 +682,7 @@ async fn use_list(cx: &Cx<'_>) -> Result<(), ServiceError> {
     // The lock is held until the session has taken the list, so that a concurrent edit from
     // another session cannot be overwritten with this older copy.
     let guard = lock.lock().await;
-    let bag = match load(cx.state, cx.session.normalized()).await {
+    let (bag, epoch) = match load(cx.state, cx.session).await {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "loading the feedbag failed");
@@ -659,6 +691,9 @@ async fn use_list(cx: &Cx<'_>) -> Result<(), ServiceError> {
     };
     let buddies = bag.buddies();
     let new_privacy = bag.privacy();
+    if let Some(epoch) = epoch {
+        sign_on::keep_feedbag(cx.session, bag, epoch);
+    }
     let (old_privacy, live) = cx.session.with_state(|s| {
         s.presence.feedbag_active = true;
         let old = std::mem::replace(&mut s.presence.privacy, new_privacy.clone());
@@ -685,8 +720,9 @@ async fn edit(cx: &Cx<'_>, op: Op, stored: Vec<StoredItem>) -> Result<(), Servic
     let owner = cx.session.normalized();
     let lock = account_lock(owner);
     let guard = lock.lock().await;
-    let old = match load(cx.state, owner).await {
-        Ok(b) => b,
+    // The edit moves the feedbag counter: whatever the sign-on kept is not put back.
+    let old = match load(cx.state, cx.session).await {
+        Ok((b, _)) => b,
         Err(e) => {
             tracing::error!(error = %e, "loading the feedbag failed");
             return ack(cx, &vec![FeedbagStatus::Invalid; stored.len()]);

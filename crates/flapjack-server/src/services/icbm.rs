@@ -22,7 +22,7 @@ use flapjack_wire::family::icbm::{
 };
 use flapjack_wire::family::oservice::{EvilNotification, Oservice};
 use flapjack_wire::snac::Message;
-use flapjack_wire::types::normalize_screen_name;
+use flapjack_wire::types::{NormalizedName, normalize_screen_name};
 use flapjack_wire::userinfo::{UserInfo, UserInfoTlvs, class};
 use flapjack_wire::{ErrorCode, IcbmCookie, ScreenName, Snac, TlvBlock};
 
@@ -61,7 +61,7 @@ pub async fn handle(cx: &Cx<'_>, message: Icbm<'_>) -> Result<(), ServiceError> 
         Icbm::SendIm(im) => send_im(cx, &im).await,
         Icbm::OfflineRequest => deliver_offline(cx, true).await,
         Icbm::Typing(t) => {
-            let to = normalize_screen_name(t.screen_name.as_bytes());
+            let to = NormalizedName::of(t.screen_name.as_bytes());
             if !super::presence::may_reach_online(cx.state, cx.session, &to) {
                 return Ok(());
             }
@@ -73,7 +73,7 @@ pub async fn handle(cx: &Cx<'_>, message: Icbm<'_>) -> Result<(), ServiceError> 
         }
         // Rendezvous declines and ICQ auto-replies are relayed unchanged but for the name.
         Icbm::ClientError(mut e) => {
-            let to = normalize_screen_name(e.screen_name.as_bytes());
+            let to = NormalizedName::of(e.screen_name.as_bytes());
             if !super::presence::may_reach_online(cx.state, cx.session, &to) {
                 return Ok(());
             }
@@ -96,64 +96,118 @@ fn encode_unsolicited(message: Message<'_>) -> Bytes {
     crate::session::encode_snac(&Snac::new(next_server_request_id(), message))
 }
 
-async fn send_im(cx: &Cx<'_>, im: &SendIm<'_>) -> Result<(), ServiceError> {
-    let to = normalize_screen_name(im.screen_name.as_bytes());
-    // Permit/deny, both ways: a refused sender is told the recipient is not logged on, exactly
-    // as if they were offline (and nothing is stored for later).
-    if !super::presence::may_message(cx.state, cx.session, &to).await {
-        return cx.error(FAMILY, ErrorCode::NotLoggedOn);
-    }
-    let sender = cx.session.user_info(unix_now());
+/// What the message path did with an IM under one registry lookup.
+enum Route {
+    /// Permit/deny allowed it; this many of the recipient's signed-on sessions took it (0:
+    /// none is signed on).
+    Delivered(usize),
+    /// The sender or the recipient blocks the other.
+    Refused,
+    /// None of the recipient's live sessions has its permit/deny settings loaded yet (or it
+    /// has no session): the stored settings decide ([`super::presence::may_message`]).
+    Unsure,
+}
+
+/// One registry lookup: the permit/deny check against the recipient's live sessions, and
+/// the encoded 04/07 pushed to the signed-on ones (built once, from the received bytes and
+/// the sender's cached user info, only when someone will take it).
+fn route_online(cx: &Cx<'_>, im: &SendIm<'_>, to: &str) -> Route {
+    let mut route = Route::Unsure;
+    cx.state.registry.with_sessions(to, &mut |sessions| {
+        route = match super::presence::may_message_live(cx.session, to, sessions) {
+            None => Route::Unsure,
+            Some(false) => Route::Refused,
+            Some(true) if !sessions.iter().any(|s| s.is_ready()) => Route::Delivered(0),
+            Some(true) => Route::Delivered(crate::session::push_to_ready(sessions, relay_snac(cx, im))),
+        };
+    });
+    route
+}
+
+/// The encoded 04/07 relaying `im` from this session.
+fn relay_snac(cx: &Cx<'_>, im: &SendIm<'_>) -> Bytes {
     // "Want events" (0x000B) goes on IM and MIME messages only (as Open OSCAR does): a
     // rendezvous (chat invitation, file transfer) is relayed with its own TLVs (§8.4.2).
     let want_events = matches!(im.channel, IcbmChannel::Im | IcbmChannel::Mime)
         && cx
             .session
-            .with_state(|s| s.icbm.is_some_and(|p| p.flags & param_flags::EVENTS_ALLOWED != 0));
-    let incoming = IncomingIm::relay(im, sender, want_events)?;
-    let delivered = cx
-        .state
-        .registry
-        .deliver(&to, encode_unsolicited(Message::Icbm(Icbm::IncomingIm(incoming))));
-    if delivered > 0 {
-        cx.state.metrics.incr(&cx.state.metrics.ims_relayed);
+            .read_state(|s| s.icbm.is_some_and(|p| p.flags & param_flags::EVENTS_ALLOWED != 0));
+    let sender = cx.session.encoded_user_info(super::unix_at(cx.received));
+    Bytes::from(im.encode_relay_snac(next_server_request_id(), &sender, want_events))
+}
+
+/// The message path for 0x0006 without an `await` (and so without boxing the services'
+/// state machine): handles the IM completely when the recipient is online with its settings
+/// loaded, or refused; `None` leaves it to [`handle`] (offline storage, stored settings).
+pub fn try_send_im(cx: &Cx<'_>, im: &SendIm<'_>) -> Option<Result<(), ServiceError>> {
+    let to = NormalizedName::of(im.screen_name.as_bytes());
+    match route_online(cx, im, &to) {
+        Route::Refused => Some(cx.error(FAMILY, ErrorCode::NotLoggedOn)),
+        Route::Delivered(n) if n > 0 => Some(delivered(cx, im, &to)),
+        Route::Delivered(_) | Route::Unsure => None,
     }
-    if delivered > 0 && im.channel == IcbmChannel::Im {
+}
+
+/// After an IM reached at least one of the recipient's sessions: metrics, the recipient's
+/// warn credit, the host ack.
+fn delivered(cx: &Cx<'_>, im: &SendIm<'_>, to: &str) -> Result<(), ServiceError> {
+    cx.state.metrics.incr(&cx.state.metrics.ims_relayed);
+    if im.channel == IcbmChannel::Im {
         // The recipient may now warn the sender (AOL's rule, crate::warning).
-        cx.state
-            .warnings
-            .record_im(cx.session.normalized(), &to, std::time::Instant::now());
+        cx.state.warnings.record_im(cx.session.normalized(), to, cx.received);
     }
-    if delivered == 0 {
-        if im.channel != IcbmChannel::Im || !im.store_offline() {
-            return cx.error(FAMILY, ErrorCode::NotLoggedOn);
+    if im.wants_ack() {
+        cx.reply(Message::Icbm(Icbm::HostAck(HostAck::for_im(im))))?;
+    }
+    Ok(())
+}
+
+async fn send_im(cx: &Cx<'_>, im: &SendIm<'_>) -> Result<(), ServiceError> {
+    let to = NormalizedName::of(im.screen_name.as_bytes());
+    let delivered_to = match route_online(cx, im, &to) {
+        Route::Refused => return cx.error(FAMILY, ErrorCode::NotLoggedOn),
+        Route::Delivered(n) => n,
+        Route::Unsure => {
+            // Permit/deny, both ways: a refused sender is told the recipient is not logged
+            // on, exactly as if they were offline (and nothing is stored for later).
+            if !super::presence::may_message(cx.state, cx.session, &to).await {
+                return cx.error(FAMILY, ErrorCode::NotLoggedOn);
+            }
+            cx.state.registry.deliver(&to, relay_snac(cx, im))
         }
-        let message = OfflineMessage {
-            recipient: to,
-            sender: cx.session.screen_name().to_owned(),
-            sent_at: i64::from(unix_now()),
-            cookie: im.cookie.0,
-            channel: im.channel.value(),
-            tlvs: im
-                .tlvs
-                .without(&[flapjack_wire::family::icbm::tag::REQUEST_HOST_ACK])
-                .as_bytes()
-                .to_vec(),
-        };
-        match cx.state.store.store_offline_message(message).await {
-            Ok(()) => cx.state.metrics.incr(&cx.state.metrics.offline_messages_stored),
-            Err(StoreError::NoSuchAccount(_)) => return cx.error(FAMILY, ErrorCode::NotLoggedOn),
-            Err(StoreError::QuotaExceeded(_)) => {
-                return cx.error_with_subcode(
-                    FAMILY,
-                    ErrorCode::NotLoggedOn,
-                    IcbmErrorSubcode::OfflineStoreFull.value(),
-                );
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "storing an offline message failed");
-                return cx.error(FAMILY, ErrorCode::GeneralFailure);
-            }
+    };
+    if delivered_to > 0 {
+        return delivered(cx, im, &to);
+    }
+    // Nobody signed on took it: store it when the sender asked for that, else "not logged on".
+    if im.channel != IcbmChannel::Im || !im.store_offline() {
+        return cx.error(FAMILY, ErrorCode::NotLoggedOn);
+    }
+    let message = OfflineMessage {
+        recipient: to.to_string(),
+        sender: cx.session.screen_name().to_owned(),
+        sent_at: i64::from(unix_now()),
+        cookie: im.cookie.0,
+        channel: im.channel.value(),
+        tlvs: im
+            .tlvs
+            .without(&[flapjack_wire::family::icbm::tag::REQUEST_HOST_ACK])
+            .as_bytes()
+            .to_vec(),
+    };
+    match cx.state.store.store_offline_message(message).await {
+        Ok(()) => cx.state.metrics.incr(&cx.state.metrics.offline_messages_stored),
+        Err(StoreError::NoSuchAccount(_)) => return cx.error(FAMILY, ErrorCode::NotLoggedOn),
+        Err(StoreError::QuotaExceeded(_)) => {
+            return cx.error_with_subcode(
+                FAMILY,
+                ErrorCode::NotLoggedOn,
+                IcbmErrorSubcode::OfflineStoreFull.value(),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storing an offline message failed");
+            return cx.error(FAMILY, ErrorCode::GeneralFailure);
         }
     }
     if im.wants_ack() {
@@ -243,7 +297,7 @@ async fn warn(cx: &Cx<'_>, mode: WarnMode, screen_name: &ScreenName<'_>) -> Resu
 /// Delivers the stored offline messages (0x0007 with TLVs 0x0006 and 0x0016), then the
 /// 0x0017 end marker when `requested` (an answer to 0x0010).
 async fn deliver_offline(cx: &Cx<'_>, requested: bool) -> Result<(), ServiceError> {
-    let messages = match cx.state.store.take_offline_messages(cx.session.normalized()).await {
+    let messages = match super::sign_on::take_offline_messages(cx.state, cx.session).await {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = %e, "fetching offline messages failed");
@@ -279,7 +333,7 @@ async fn deliver_offline(cx: &Cx<'_>, requested: bool) -> Result<(), ServiceErro
 pub async fn on_signed_on(cx: &Cx<'_>) -> Result<(), ServiceError> {
     let will_ask = cx
         .session
-        .with_state(|s| s.icbm.is_some_and(|p| p.flags & param_flags::OFFLINE_MSGS_ALLOWED != 0));
+        .read_state(|s| s.icbm.is_some_and(|p| p.flags & param_flags::OFFLINE_MSGS_ALLOWED != 0));
     if will_ask {
         return Ok(());
     }

@@ -134,7 +134,7 @@ fn user_info(cx: &Cx<'_>, info_type: InfoType, screen_name: &ScreenName<'_>) -> 
         return cx.error(FAMILY, ErrorCode::NotLoggedOn);
     };
     let user = rep.user_info(unix_now());
-    let tlvs = rep.with_state(|s| {
+    let tlvs = rep.read_state(|s| {
         let p = &s.presence;
         let mut t = InfoTlvs::new();
         if info_type.contains(InfoType::PROFILE) {

@@ -25,9 +25,11 @@ pub mod locate;
 pub mod oservice;
 pub mod pd;
 pub mod presence;
+pub mod sign_on;
 
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use flapjack_wire::snac::{Message, SnacError};
 use flapjack_wire::{EncodeError, ErrorCode, Family, Snac};
@@ -60,6 +62,8 @@ pub struct Cx<'a> {
     pub families: &'a [u16],
     /// The request id of the SNAC being handled.
     pub request_id: u32,
+    /// When the SNAC was read (the one clock reading its handling needs; see [`unix_at`]).
+    pub received: Instant,
 }
 
 impl Cx<'_> {
@@ -91,6 +95,37 @@ impl Cx<'_> {
             error: SnacError::with_subcode(code, subcode),
         })
     }
+}
+
+/// Unix seconds at `at`, an `Instant` the caller already read: the wall clock is read at
+/// most about once a second (process-wide) and the monotonic clock carries it in between,
+/// so that the message path reads one clock per SNAC. A step of the wall clock shows within
+/// a second.
+pub fn unix_at(at: Instant) -> u32 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    /// Unix milliseconds minus milliseconds since `START`; `i64::MIN` before the first reading.
+    static OFFSET_MS: AtomicI64 = AtomicI64::new(i64::MIN);
+    /// Milliseconds since `START` of the last wall-clock reading.
+    static READ_AT_MS: AtomicU64 = AtomicU64::new(0);
+    let start = *START.get_or_init(Instant::now);
+    let since_ms = at
+        .saturating_duration_since(start)
+        .as_millis()
+        .min(u128::from(u64::MAX >> 2)) as u64;
+    let mut offset = OFFSET_MS.load(Ordering::Relaxed);
+    if offset == i64::MIN || since_ms.saturating_sub(READ_AT_MS.load(Ordering::Relaxed)) >= 1000 {
+        let wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis().min(u128::from(u64::MAX >> 2)) as i64);
+        let mono_ms = Instant::now()
+            .saturating_duration_since(start)
+            .as_millis()
+            .min(u128::from(u64::MAX >> 2)) as i64;
+        offset = wall_ms - mono_ms;
+        OFFSET_MS.store(offset, Ordering::Relaxed);
+        READ_AT_MS.store(mono_ms as u64, Ordering::Relaxed);
+    }
+    ((since_ms as i64).saturating_add(offset) / 1000).clamp(0, i64::from(u32::MAX)) as u32
 }
 
 /// Now, Unix seconds (saturating into `u32`, as the protocol's time fields are).
@@ -222,4 +257,20 @@ pub async fn signed_off(state: &Arc<ServerState>, session: &Arc<Session>) {
 /// Called once when a service (non-BOS) connection ends: it leaves its chat room.
 pub async fn service_closed(state: &Arc<ServerState>, session: &Arc<Session>, service: &ServiceKind) {
     chat::on_closed(state, session, service);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_at_follows_the_wall_clock() {
+        let before = unix_now();
+        let at = unix_at(Instant::now());
+        let after = unix_now();
+        assert!(before <= at && at <= after, "{before} <= {at} <= {after}");
+        // Later instants read later seconds, carried by the monotonic clock.
+        let later = Instant::now() + std::time::Duration::from_secs(90);
+        assert!((i64::from(unix_at(later)) - i64::from(after) - 90).abs() <= 1);
+    }
 }

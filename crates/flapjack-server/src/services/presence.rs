@@ -55,7 +55,7 @@ fn push(session: &Session, bytes: &Bytes) {
 
 /// True when presence runs for `session` (see the module docs).
 pub fn is_live(session: &Session) -> bool {
-    session.with_state(|s| s.presence.live)
+    session.read_state(|s| s.presence.live)
 }
 
 /// True when the session's status word has the invisible bit.
@@ -68,7 +68,7 @@ pub fn representative(sessions: &[Arc<Session>]) -> Option<Arc<Session>> {
     sessions
         .iter()
         .filter_map(|s| {
-            let rank = s.with_state(|st| {
+            let rank = s.read_state(|st| {
                 (st.presence.live && !invisible(st.status))
                     .then_some(u8::from(!st.away) * 2 + u8::from(st.idle_since.is_none()))
             })?;
@@ -80,7 +80,7 @@ pub fn representative(sessions: &[Arc<Session>]) -> Option<Arc<Session>> {
 
 /// Whether `owner` (one session) blocks `other`.
 fn blocks(owner: &Session, other: &str, other_class: u16) -> bool {
-    owner.with_state(|s| {
+    owner.read_state(|s| {
         s.presence.privacy_loaded
             && !s.presence.privacy.allows(
                 owner.normalized(),
@@ -94,16 +94,35 @@ fn blocks(owner: &Session, other: &str, other_class: u16) -> bool {
 /// Whether `viewer` may see the account whose sessions are `target_sessions`: neither side
 /// blocks the other.
 fn can_see_with(viewer: &Session, target: &str, target_sessions: &[Arc<Session>]) -> bool {
+    can_see_among(viewer, target, target_sessions.iter())
+}
+
+/// [`can_see_with`] over any selection of the target's sessions.
+fn can_see_among<'s>(
+    viewer: &Session,
+    target: &str,
+    mut target_sessions: impl Iterator<Item = &'s Arc<Session>> + Clone,
+) -> bool {
     let target_class = target_sessions
-        .first()
+        .clone()
+        .next()
         .map_or(flapjack_wire::userinfo::class::AIM, |t| t.base_class());
     if blocks(viewer, target, target_class) {
         return false;
     }
     let viewer_class = viewer.base_class();
-    !target_sessions
+    !target_sessions.any(|t| blocks(t, viewer.normalized(), viewer_class))
+}
+
+/// The message path's permit/deny check against the recipient's live `sessions` (from the
+/// registry, without copying them): `Some(allowed)` when at least one of them has its
+/// settings loaded; `None` when the answer needs the stored settings ([`may_message`]).
+pub fn may_message_live(sender: &Session, recipient: &str, sessions: &[Arc<Session>]) -> Option<bool> {
+    let known = sessions
         .iter()
-        .any(|t| blocks(t, viewer.normalized(), viewer_class))
+        .filter(|s| s.read_state(|st| st.presence.privacy_loaded));
+    known.clone().next()?;
+    Some(can_see_among(sender, recipient, known))
 }
 
 /// Whether `viewer` may see `target` (normalized) online: neither blocks the other. Says
@@ -116,13 +135,8 @@ pub fn can_see(state: &ServerState, viewer: &Session, target: &str) -> bool {
 /// (normalized): neither blocks the other. An offline recipient's settings come from the
 /// store; when they cannot be read the answer is no (fail closed).
 pub async fn may_message(state: &ServerState, sender: &Session, recipient: &str) -> bool {
-    let sessions = state.registry.sessions(recipient);
-    let known: Vec<Arc<Session>> = sessions
-        .into_iter()
-        .filter(|s| s.with_state(|st| st.presence.privacy_loaded))
-        .collect();
-    if !known.is_empty() {
-        return can_see_with(sender, recipient, &known);
+    if let Some(allowed) = may_message_live(sender, recipient, &state.registry.sessions(recipient)) {
+        return allowed;
     }
     // The recipient is offline (or still signing on): the sender's own settings, then the
     // recipient's stored ones.
@@ -218,7 +232,7 @@ async fn stored_privacy(state: &ServerState, name: &str) -> Result<Option<(Priva
 
 /// Loads the session's permit/deny settings from the stored feedbag, once.
 pub async fn ensure_privacy_loaded(state: &ServerState, session: &Session) {
-    if session.with_state(|s| s.presence.privacy_loaded) {
+    if session.read_state(|s| s.presence.privacy_loaded) {
         return;
     }
     let privacy = match stored_privacy(state, session.normalized()).await {
@@ -326,7 +340,7 @@ fn refresh_view(state: &ServerState, viewer: &str, target: &str) {
         .registry
         .sessions(viewer)
         .into_iter()
-        .filter(|v| v.with_state(|s| s.presence.live && s.presence.buddies.contains(target)))
+        .filter(|v| v.read_state(|s| s.presence.live && s.presence.buddies.contains(target)))
         .collect();
     if viewers.is_empty() {
         return;
@@ -361,7 +375,7 @@ pub fn privacy_changed(state: &ServerState, owner: &str, old: &Privacy, new: &Pr
                 .map(|w| w.normalized().to_owned())
                 .collect();
             for s in state.registry.sessions(owner) {
-                all.extend(s.with_state(|st| st.presence.buddies.all()));
+                all.extend(s.read_state(|st| st.presence.buddies.all()));
             }
             all
         }
@@ -378,7 +392,7 @@ pub fn privacy_changed(state: &ServerState, owner: &str, old: &Privacy, new: &Pr
 /// profile), makes the session live, sends it arrivals for its list, and announces it.
 pub async fn on_client_ready(state: &Arc<ServerState>, session: &Arc<Session>) {
     ensure_privacy_loaded(state, session).await;
-    if state.config.persist_profiles && session.with_state(|s| s.presence.profile.is_none()) {
+    if state.config.persist_profiles && session.read_state(|s| s.presence.profile.is_none()) {
         match state.store.profile(session.normalized()).await {
             Ok(Some(p)) => session.with_state(|s| {
                 if s.presence.profile.is_none() {

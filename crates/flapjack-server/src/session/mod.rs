@@ -157,6 +157,22 @@ impl Outbox {
     }
 }
 
+/// Pushes an encoded SNAC onto the queue of every signed-on session among `sessions` (one
+/// account's); returns how many took it. A full queue disconnects that session. The last one
+/// gets `snac` itself: a single recipient costs no reference count.
+pub fn push_to_ready(sessions: &[Arc<Session>], snac: Bytes) -> usize {
+    let mut ready = sessions.iter().filter(|s| s.is_ready());
+    let Some(mut current) = ready.next() else {
+        return 0;
+    };
+    let mut taken = 0;
+    for next in ready {
+        taken += usize::from(current.outbox().push_snac_bytes(snac.clone()).is_ok());
+        current = next;
+    }
+    taken + usize::from(current.outbox().push_snac_bytes(snac).is_ok())
+}
+
 /// Room for a typical server SNAC (an IM with the sender's user info is about 160 bytes), so
 /// that encoding one does not regrow its buffer several times on the message path.
 const SNAC_CAPACITY: usize = 256;
@@ -198,6 +214,9 @@ pub struct SessionState {
     pub client_versions: Vec<(u16, u16)>,
     /// Presence: watched buddies, permit/deny settings, profile, away message, capabilities.
     pub presence: PresenceState,
+    /// What the BOS sign-on read with the cookie and may still use, until client ready
+    /// ([`crate::services::sign_on`]).
+    pub sign_on: Option<Box<crate::services::sign_on::SignOnStash>>,
 }
 
 impl SessionState {
@@ -238,7 +257,17 @@ pub struct Session {
     info: SessionInfo,
     outbox: Outbox,
     ready: AtomicBool,
-    state: Mutex<SessionState>,
+    state: Mutex<Locked>,
+}
+
+/// What a session's lock guards: the shared state, and the encoded user-info block derived
+/// from it, kept for the second it was built in (every IM carries it).
+#[derive(Debug, Default)]
+struct Locked {
+    state: SessionState,
+    /// (`now` it was built for, [`UserInfo::encode`] output). Cleared by every
+    /// [`Session::with_state`], since any change may alter what others see.
+    user_info: Option<(u32, Bytes)>,
 }
 
 impl Session {
@@ -250,9 +279,12 @@ impl Session {
             info,
             outbox,
             ready: AtomicBool::new(false),
-            state: Mutex::new(SessionState {
-                warning,
-                ..SessionState::default()
+            state: Mutex::new(Locked {
+                state: SessionState {
+                    warning,
+                    ..SessionState::default()
+                },
+                user_info: None,
             }),
         })
     }
@@ -292,9 +324,39 @@ impl Session {
         self.ready.store(true, Ordering::Release);
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Locked> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Runs `f` with the mutable state locked (keep it short; never await inside).
     pub fn with_state<T>(&self, f: impl FnOnce(&mut SessionState) -> T) -> T {
-        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()))
+        let mut locked = self.lock();
+        locked.user_info = None;
+        f(&mut locked.state)
+    }
+
+    /// Runs `f` with the state locked, read only (the message path's checks: unlike
+    /// [`Self::with_state`] it keeps the cached user-info block).
+    pub fn read_state<T>(&self, f: impl FnOnce(&SessionState) -> T) -> T {
+        f(&self.lock().state)
+    }
+
+    /// [`Self::user_info`] encoded ([`UserInfo::encode`]), built at most once per second
+    /// and state change: what every relayed IM from this session carries.
+    pub fn encoded_user_info(&self, now: u32) -> Bytes {
+        let mut locked = self.lock();
+        if let Some((at, bytes)) = &locked.user_info
+            && *at == now
+        {
+            return bytes.clone();
+        }
+        let (warning, tlvs) = self.user_info_parts(&locked.state, now);
+        let name = ScreenName::new(self.info.screen_name.as_bytes()).unwrap_or_else(|_| ScreenName::empty());
+        let mut out = Vec::new();
+        UserInfo::new(name, warning, tlvs).encode(&mut out);
+        let bytes = Bytes::from(out);
+        locked.user_info = Some((now, bytes.clone()));
+        bytes
     }
 
     /// The user-info block others see for this session (§3), at `now` (Unix seconds).
@@ -302,7 +364,14 @@ impl Session {
     /// TLV sizes are exact (Twisted unpacks them with fixed formats): class u16, sign-on time
     /// u32, idle minutes u16, member-since u32, status u32, session length u32.
     pub fn user_info(&self, now: u32) -> UserInfo<'static> {
-        let (warning, tlvs) = self.with_state(|st| {
+        let (warning, tlvs) = self.user_info_parts(&self.lock().state, now);
+        let name = ScreenName::new(self.info.screen_name.clone().into_bytes()).unwrap_or_else(|_| ScreenName::empty());
+        UserInfo::new(name, warning, tlvs)
+    }
+
+    /// The warning level and TLVs of [`Self::user_info`], from the locked state.
+    fn user_info_parts(&self, st: &SessionState, now: u32) -> (u16, TlvBlock<'static>) {
+        {
             let mut class = class::AIM;
             if self.info.bot {
                 class |= class::BOT;
@@ -335,9 +404,7 @@ impl Session {
                     .unwrap_or(base)
             };
             (st.current_warning(now), tlvs)
-        });
-        let name = ScreenName::new(self.info.screen_name.clone().into_bytes()).unwrap_or_else(|_| ScreenName::empty());
-        UserInfo::new(name, warning, tlvs)
+        }
     }
 
     /// The user class flags others see, without the away bit (what permit masks compare).
@@ -371,6 +438,12 @@ pub trait Registry: Send + Sync + 'static {
     }
     /// The live sessions of an account (signed on or still signing on).
     fn sessions(&self, normalized: &str) -> Vec<Arc<Session>>;
+    /// Runs `f` on the live sessions of an account (signed on or still signing on) without
+    /// copying the list: the message path's one lookup. `f` may run under the registry's
+    /// lock, so it must be short and never block.
+    fn with_sessions(&self, normalized: &str, f: &mut dyn FnMut(&[Arc<Session>])) {
+        f(&self.sessions(normalized));
+    }
     /// Pushes an encoded SNAC onto the queue of every *signed-on* session of `normalized`;
     /// returns how many took it. A full queue disconnects that session.
     fn deliver(&self, normalized: &str, snac: Bytes) -> usize;

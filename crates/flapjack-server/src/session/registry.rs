@@ -2,7 +2,7 @@
 //! of who watches whom for presence fan-out.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock, Weak};
 
 use bytes::Bytes;
@@ -11,14 +11,18 @@ use super::{Registry, Session};
 
 const SHARDS: usize = 64;
 
-type Shard = RwLock<HashMap<String, Vec<Arc<Session>>>>;
+/// The hasher of every registry map: foldhash, seeded at random per process (screen names
+/// are not secret, but the seed keeps colliding names from being chosen in advance). SipHash,
+/// the standard one, was a visible share of the message path.
+type Hasher = foldhash::fast::RandomState;
+type Shard = RwLock<HashMap<String, Vec<Arc<Session>>, Hasher>>;
 /// Watched name → watcher session id → weak session handle.
-type WatchShard = RwLock<HashMap<String, HashMap<u64, Weak<Session>>>>;
+type WatchShard = RwLock<HashMap<String, HashMap<u64, Weak<Session>>, Hasher>>;
 
 /// Sessions of this process, sharded by a hash of the normalized screen name.
 #[derive(Debug)]
 pub struct LocalRegistry {
-    hasher: RandomState,
+    hasher: Hasher,
     shards: Box<[Shard]>,
     watchers: Box<[WatchShard]>,
 }
@@ -33,9 +37,9 @@ impl LocalRegistry {
     /// An empty registry.
     pub fn new() -> Self {
         Self {
-            hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
-            watchers: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            hasher: Hasher::default(),
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::default())).collect(),
+            watchers: (0..SHARDS).map(|_| RwLock::new(HashMap::default())).collect(),
         }
     }
 
@@ -91,16 +95,18 @@ impl Registry for LocalRegistry {
             .unwrap_or_default()
     }
 
+    fn with_sessions(&self, normalized: &str, f: &mut dyn FnMut(&[Arc<Session>])) {
+        let shard = self.shard(normalized).read().unwrap_or_else(|p| p.into_inner());
+        f(shard.get(normalized).map_or(&[], Vec::as_slice));
+    }
+
     fn deliver(&self, normalized: &str, snac: Bytes) -> usize {
         // Push under the read lock: try_send never blocks, and it spares cloning the list.
         let shard = self.shard(normalized).read().unwrap_or_else(|p| p.into_inner());
         let Some(list) = shard.get(normalized) else {
             return 0;
         };
-        list.iter()
-            .filter(|s| s.is_ready())
-            .filter(|s| s.outbox().push_snac_bytes(snac.clone()).is_ok())
-            .count()
+        super::push_to_ready(list, snac)
     }
 
     fn all(&self) -> Vec<Arc<Session>> {

@@ -174,6 +174,25 @@ pub struct Profile {
     pub away: Option<Vec<u8>>,
 }
 
+/// What a BOS sign-on reads, all in one transaction ([`Store::sign_on`]): the account, its
+/// feedbag (for the client's 0x0013/0x0004 query and 0x0007 use, and the permit/deny settings)
+/// and whether offline messages wait for it, with the change counters as of the read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignOnRead {
+    /// The account.
+    pub account: Account,
+    /// Its feedbag.
+    pub feedbag: StoredFeedbag,
+    /// True when at least one offline message was stored for it.
+    pub offline_waiting: bool,
+    /// [`Store::feedbag_epoch`] of the account just before the read was queued: the feedbag
+    /// read is still current while the counter has not moved.
+    pub feedbag_epoch: Option<u64>,
+    /// [`Store::offline_epoch`] of the account just before the read was queued: no offline
+    /// message was stored since while the counter has not moved.
+    pub offline_epoch: Option<u64>,
+}
+
 /// The durable store. All names are normalized screen names.
 pub trait Store: Send + Sync + 'static {
     /// Creates an account; fails with [`StoreError::AccountExists`].
@@ -188,6 +207,46 @@ pub trait Store: Send + Sync + 'static {
     fn set_bot(&self, name: &str, bot: bool) -> StoreFuture<'_, ()>;
     /// Deletes an account and everything it owns; `false` if there was none.
     fn delete_account(&self, name: &str) -> StoreFuture<'_, bool>;
+
+    /// Everything a BOS sign-on reads ([`SignOnRead`]) in one transaction; `None` when there is
+    /// no such account. The default reads the account and the feedbag one after the other,
+    /// reports offline messages as waiting and no change counters (so nothing read is reused).
+    fn sign_on(&self, name: &str) -> StoreFuture<'_, Option<SignOnRead>> {
+        let name = name.to_owned();
+        Box::pin(async move {
+            let Some(account) = self.account(&name).await? else {
+                return Ok(None);
+            };
+            let feedbag = match self.feedbag(&name).await {
+                Ok(f) => f,
+                Err(StoreError::NoSuchAccount(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            Ok(Some(SignOnRead {
+                account,
+                feedbag,
+                offline_waiting: true,
+                feedbag_epoch: None,
+                offline_epoch: None,
+            }))
+        })
+    }
+
+    /// A counter of the feedbag (and permit/deny mode) writes asked of this store for `name`
+    /// (or for names that share its counter), bumped when the write is queued, before it runs;
+    /// `None` when the backend keeps none. A copy of the feedbag read while the counter was at
+    /// `n` is current as long as it still reads `n`. Writes made through other connections to
+    /// the same database (another process) are not counted.
+    fn feedbag_epoch(&self, name: &str) -> Option<u64> {
+        let _ = name;
+        None
+    }
+
+    /// As [`feedbag_epoch`](Self::feedbag_epoch), for the offline messages stored for `name`.
+    fn offline_epoch(&self, name: &str) -> Option<u64> {
+        let _ = name;
+        None
+    }
 
     /// The account's feedbag.
     fn feedbag(&self, name: &str) -> StoreFuture<'_, StoredFeedbag>;

@@ -6,7 +6,8 @@
 //! migrations ([`MIGRATIONS`]) are applied at open, tracked by `PRAGMA user_version`.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, mpsc};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::oneshot;
 
 use super::{
-    Account, Credentials, FeedbagEdit, NewAccount, OfflineMessage, Profile, Store, StoreError, StoreFuture,
+    Account, Credentials, FeedbagEdit, NewAccount, OfflineMessage, Profile, SignOnRead, Store, StoreError, StoreFuture,
     StoredFeedbag, StoredItem,
 };
 
@@ -104,6 +105,55 @@ enum Command {
 pub struct SqliteStore {
     tx: Option<mpsc::Sender<Command>>,
     thread: Option<JoinHandle<()>>,
+    epochs: Epochs,
+}
+
+/// Counters of the writes queued through this store, per name bucket
+/// ([`Store::feedbag_epoch`], [`Store::offline_epoch`]). A write bumps its bucket before its
+/// job is queued, and the store thread runs jobs in queue order, so a read queued while a
+/// bucket held `n` saw every write that bucket counted up to `n`.
+///
+/// The bump (or a read's snapshot) and the queueing happen together under `order`: otherwise a
+/// read could count a write whose job is queued after its own.
+struct Epochs {
+    order: Mutex<()>,
+    feedbag: Box<[AtomicU64]>,
+    offline: Box<[AtomicU64]>,
+}
+
+/// Buckets per counter: names sharing one only cost each other a re-read.
+const EPOCH_BUCKETS: usize = 256;
+
+impl Epochs {
+    fn new() -> Self {
+        let buckets = || (0..EPOCH_BUCKETS).map(|_| AtomicU64::new(0)).collect();
+        Self {
+            order: Mutex::new(()),
+            feedbag: buckets(),
+            offline: buckets(),
+        }
+    }
+
+    fn order(&self) -> MutexGuard<'_, ()> {
+        self.order.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn bucket(name: &str) -> usize {
+        // FNV-1a: cheap, and spreads names that differ in their last characters.
+        let mut h: u32 = 0x811C_9DC5;
+        for &b in name.as_bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        (h as usize) % EPOCH_BUCKETS
+    }
+
+    fn read(counters: &[AtomicU64], name: &str) -> u64 {
+        counters[Self::bucket(name)].load(Ordering::Acquire)
+    }
+
+    fn bump(counters: &[AtomicU64], name: &str) {
+        counters[Self::bucket(name)].fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -148,6 +198,7 @@ impl SqliteStore {
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
+            epochs: Epochs::new(),
         })
     }
 
@@ -172,6 +223,45 @@ impl SqliteStore {
             }
         })
     }
+
+    /// As [`call`](Self::call) for a write that changes `feedbag` and/or `offline` state of
+    /// those names: their counters are bumped as the job is queued ([`Epochs`]).
+    fn call_counted<T, F>(&self, feedbag: Option<&str>, offline: Option<&str>, f: F) -> StoreFuture<'_, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &SqliteOptions) -> Result<T, StoreError> + Send + 'static,
+    {
+        let _order = self.epochs.order();
+        if let Some(name) = feedbag {
+            Epochs::bump(&self.epochs.feedbag, name);
+        }
+        if let Some(name) = offline {
+            Epochs::bump(&self.epochs.offline, name);
+        }
+        self.call(f)
+    }
+}
+
+/// Runs `f` in one read transaction (one snapshot of the database), with the `BEGIN` and
+/// `COMMIT` statements cached (a `rusqlite::Transaction` parses them again every time).
+fn read_tx<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    run_cached(conn, "BEGIN")?;
+    let result = f(conn);
+    let ended = run_cached(conn, if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+    if !conn.is_autocommit() {
+        // The end failed: never leave the transaction open.
+        let _ = run_cached(conn, "ROLLBACK");
+    }
+    let value = result?;
+    ended.map(|()| value)
+}
+
+/// Runs a statement without parameters or rows, through the statement cache.
+fn run_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(drop)
+        .map_err(backend)
 }
 
 fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -185,6 +275,9 @@ fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     // bindings on every return: every cached statement was recompiled on every use (over half
     // of this thread's time during a login storm).
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    // Room for every statement this store prepares (rusqlite keeps 16 by default, fewer than
+    // there are: the least recently used would be prepared again and again).
+    conn.set_prepared_statement_cache_capacity(64);
     migrate(conn)
 }
 
@@ -232,8 +325,15 @@ impl Drop for SqliteStore {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.screen_name, a.normalized, a.password_hash, a.bot, a.created_at, a.warning, \
-     a.pd_mode, m.auth_key, m.strong, m.weak, a.warning_updated";
+/// The columns [`account_from_row`] reads, in its order (a macro, so that queries stay literals).
+macro_rules! account_columns {
+    () => {
+        "a.id, a.screen_name, a.normalized, a.password_hash, a.bot, a.created_at, a.warning, \
+         a.pd_mode, m.auth_key, m.strong, m.weak, a.warning_updated"
+    };
+}
+/// How many columns [`account_columns!`] lists.
+const ACCOUNT_COLUMN_COUNT: usize = 12;
 
 fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
     let auth_key: Option<String> = r.get(8)?;
@@ -263,12 +363,35 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
 }
 
 fn get_account(conn: &Connection, name: &str) -> rusqlite::Result<Option<Account>> {
-    conn.prepare_cached(&format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts a LEFT JOIN md5_verifiers m ON m.account_id = a.id \
-         WHERE a.normalized = ?1"
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts a LEFT JOIN md5_verifiers m ON m.account_id = a.id WHERE a.normalized = ?1"
     ))?
     .query_row([name], account_from_row)
     .optional()
+}
+
+/// The account's feedbag items, ordered by (group id, item id).
+fn feedbag_items(conn: &Connection, id: i64) -> Result<Vec<StoredItem>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT group_id, item_id, class_id, name, attributes FROM feedbag_items \
+             WHERE account_id = ?1 ORDER BY group_id, item_id",
+        )
+        .map_err(backend)?;
+    let rows = stmt.query_map([id], item_from_row).map_err(backend)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+}
+
+fn item_from_row(r: &Row<'_>) -> rusqlite::Result<StoredItem> {
+    Ok(StoredItem {
+        group_id: r.get::<_, i64>(0)? as u16,
+        item_id: r.get::<_, i64>(1)? as u16,
+        class_id: r.get::<_, i64>(2)? as u16,
+        name: r.get(3)?,
+        attributes: r.get(4)?,
+    })
 }
 
 fn account_id(conn: &Connection, name: &str) -> Result<i64, StoreError> {
@@ -349,9 +472,10 @@ impl Store for SqliteStore {
     fn list_accounts(&self) -> StoreFuture<'_, Vec<Account>> {
         self.call(|conn, _| {
             let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a LEFT JOIN md5_verifiers m ON m.account_id = a.id \
-                     ORDER BY a.normalized"
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    account_columns!(),
+                    " FROM accounts a LEFT JOIN md5_verifiers m ON m.account_id = a.id ORDER BY a.normalized"
                 ))
                 .map_err(backend)?;
             let rows = stmt.query_map([], account_from_row).map_err(backend)?;
@@ -387,8 +511,9 @@ impl Store for SqliteStore {
     }
 
     fn delete_account(&self, name: &str) -> StoreFuture<'_, bool> {
-        let name = name.to_owned();
-        self.call(move |conn, _| {
+        let owned = name.to_owned();
+        self.call_counted(Some(name), Some(name), move |conn, _| {
+            let name = owned;
             let n = conn
                 .execute("DELETE FROM accounts WHERE normalized = ?1", [&name])
                 .map_err(backend)?;
@@ -396,44 +521,80 @@ impl Store for SqliteStore {
         })
     }
 
+    fn sign_on(&self, name: &str) -> StoreFuture<'_, Option<SignOnRead>> {
+        // The snapshot and the queueing under the order lock (see `Epochs`).
+        let _order = self.epochs.order();
+        let feedbag_epoch = Some(Epochs::read(&self.epochs.feedbag, name));
+        let offline_epoch = Some(Epochs::read(&self.epochs.offline, name));
+        let name = name.to_owned();
+        self.call(move |conn, _| {
+            read_tx(conn, |conn| {
+                let row = conn
+                    .prepare_cached(concat!(
+                        "SELECT ",
+                        account_columns!(),
+                        ", a.feedbag_modified, \
+                         EXISTS (SELECT 1 FROM offline_messages o WHERE o.recipient_id = a.id) \
+                         FROM accounts a LEFT JOIN md5_verifiers m ON m.account_id = a.id WHERE a.normalized = ?1"
+                    ))
+                    .and_then(|mut s| {
+                        s.query_row([&name], |r| {
+                            Ok((
+                                account_from_row(r)?,
+                                r.get::<_, i64>(ACCOUNT_COLUMN_COUNT)?,
+                                r.get::<_, bool>(ACCOUNT_COLUMN_COUNT + 1)?,
+                            ))
+                        })
+                        .optional()
+                    })
+                    .map_err(backend)?;
+                let Some((account, last_modified, offline_waiting)) = row else {
+                    return Ok(None);
+                };
+                let items = feedbag_items(conn, account.id)?;
+                Ok(Some(SignOnRead {
+                    account,
+                    feedbag: StoredFeedbag { items, last_modified },
+                    offline_waiting,
+                    feedbag_epoch,
+                    offline_epoch,
+                }))
+            })
+        })
+    }
+
+    fn feedbag_epoch(&self, name: &str) -> Option<u64> {
+        Some(Epochs::read(&self.epochs.feedbag, name))
+    }
+
+    fn offline_epoch(&self, name: &str) -> Option<u64> {
+        Some(Epochs::read(&self.epochs.offline, name))
+    }
+
     fn feedbag(&self, name: &str) -> StoreFuture<'_, StoredFeedbag> {
         let name = name.to_owned();
         self.call(move |conn, _| {
-            let tx = conn.transaction().map_err(backend)?;
-            let id = account_id(&tx, &name)?;
-            let last_modified: i64 = tx
-                .query_row("SELECT feedbag_modified FROM accounts WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
-                .map_err(backend)?;
-            let items = {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT group_id, item_id, class_id, name, attributes FROM feedbag_items \
-                         WHERE account_id = ?1 ORDER BY group_id, item_id",
-                    )
-                    .map_err(backend)?;
-                let rows = stmt
-                    .query_map([id], |r| {
-                        Ok(StoredItem {
-                            group_id: r.get::<_, i64>(0)? as u16,
-                            item_id: r.get::<_, i64>(1)? as u16,
-                            class_id: r.get::<_, i64>(2)? as u16,
-                            name: r.get(3)?,
-                            attributes: r.get(4)?,
-                        })
+            read_tx(conn, |conn| {
+                let row = conn
+                    .prepare_cached("SELECT id, feedbag_modified FROM accounts WHERE normalized = ?1")
+                    .and_then(|mut s| {
+                        s.query_row([&name], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                            .optional()
                     })
                     .map_err(backend)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)?
-            };
-            tx.commit().map_err(backend)?;
-            Ok(StoredFeedbag { items, last_modified })
+                let Some((id, last_modified)) = row else {
+                    return Err(StoreError::NoSuchAccount(name));
+                };
+                let items = feedbag_items(conn, id)?;
+                Ok(StoredFeedbag { items, last_modified })
+            })
         })
     }
 
     fn put_feedbag_items(&self, name: &str, items: Vec<StoredItem>) -> StoreFuture<'_, i64> {
-        let name = name.to_owned();
-        self.call(move |conn, _| {
+        let owned = name.to_owned();
+        self.call_counted(Some(name), None, move |conn, _| {
+            let name = owned;
             let tx = conn.transaction().map_err(backend)?;
             let id = account_id(&tx, &name)?;
             {
@@ -463,8 +624,9 @@ impl Store for SqliteStore {
     }
 
     fn delete_feedbag_items(&self, name: &str, keys: Vec<(u16, u16)>) -> StoreFuture<'_, i64> {
-        let name = name.to_owned();
-        self.call(move |conn, _| {
+        let owned = name.to_owned();
+        self.call_counted(Some(name), None, move |conn, _| {
+            let name = owned;
             let tx = conn.transaction().map_err(backend)?;
             let id = account_id(&tx, &name)?;
             {
@@ -484,8 +646,9 @@ impl Store for SqliteStore {
     }
 
     fn set_pd_mode(&self, name: &str, mode: u8) -> StoreFuture<'_, ()> {
-        let name = name.to_owned();
-        self.call(move |conn, _| {
+        let owned = name.to_owned();
+        self.call_counted(Some(name), None, move |conn, _| {
+            let name = owned;
             update_account(
                 conn,
                 &name,
@@ -496,8 +659,9 @@ impl Store for SqliteStore {
     }
 
     fn apply_feedbag_edit(&self, name: &str, edit: FeedbagEdit) -> StoreFuture<'_, i64> {
-        let name = name.to_owned();
-        self.call(move |conn, _| {
+        let owned = name.to_owned();
+        self.call_counted(Some(name), None, move |conn, _| {
+            let name = owned;
             let tx = conn.transaction().map_err(backend)?;
             let id = account_id(&tx, &name)?;
             {
@@ -574,7 +738,8 @@ impl Store for SqliteStore {
     }
 
     fn store_offline_message(&self, message: OfflineMessage) -> StoreFuture<'_, ()> {
-        self.call(move |conn, options| {
+        let recipient = message.recipient.clone();
+        self.call_counted(None, Some(&recipient), move |conn, options| {
             let tx = conn.transaction().map_err(backend)?;
             let id = account_id(&tx, &message.recipient)?;
             let count: i64 = tx
@@ -631,8 +796,11 @@ impl Store for SqliteStore {
                     .map_err(backend)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)?
             };
-            tx.execute("DELETE FROM offline_messages WHERE recipient_id = ?1", [id])
-                .map_err(backend)?;
+            if !messages.is_empty() {
+                tx.prepare_cached("DELETE FROM offline_messages WHERE recipient_id = ?1")
+                    .and_then(|mut s| s.execute([id]))
+                    .map_err(backend)?;
+            }
             tx.commit().map_err(backend)?;
             Ok(messages)
         })

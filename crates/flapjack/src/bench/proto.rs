@@ -17,7 +17,7 @@ use flapjack_wire::family::oservice::{ClientReadyEntry, FamilyVersion, Oservice}
 use flapjack_wire::flap::{Channel, Decoded, FrameDecoder, HEADER_LEN, Signon, encode_frame_with, signon_tag};
 use flapjack_wire::list::U16Item;
 use flapjack_wire::snac::{Message, flags as snac_flags};
-use flapjack_wire::{Family, List, Snac, SnacHeader, TlvBlock};
+use flapjack_wire::{List, Snac, SnacHeader, TlvBlock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
@@ -58,80 +58,110 @@ pub async fn connect(src: Option<IpAddr>, dst: SocketAddr) -> Result<TcpStream, 
     Ok(stream)
 }
 
-/// One received frame (owned; the handshake is not the hot path).
-#[derive(Debug)]
+/// Where a received frame's payload lies in the connection's buffer ([`Conn::payload`]);
+/// valid until the next read.
+#[derive(Debug, Clone, Copy)]
 pub struct RxFrame {
     /// The channel.
     pub channel: Channel,
-    /// The payload.
-    pub payload: Vec<u8>,
+    /// The payload's range in the buffer.
+    range: (usize, usize),
 }
 
-impl RxFrame {
-    /// The SNAC header of a channel-2 frame.
-    pub fn header(&self) -> Option<SnacHeader> {
-        if self.channel != Channel::Data {
-            return None;
-        }
-        SnacHeader::decode(&mut flapjack_wire::Reader::new(&self.payload)).ok()
-    }
-}
+/// Bytes reserved for a read: the largest answer of the sign-on (the batch of rights replies,
+/// or the rate reply) is well under a kilobyte.
+const READ_CHUNK: usize = 2048;
+
+/// Room for the largest batch the sign-on writes at once.
+const WRITE_CAPACITY: usize = 512;
 
 /// A raw OSCAR connection during the handshake.
+///
+/// Frames are cut out of the read buffer in place ([`RxFrame`] is a range); the buffers are
+/// given back once the sign-on is over, so that a held session costs its socket only.
 #[derive(Debug)]
 pub struct Conn {
     rd: OwnedReadHalf,
     wr: OwnedWriteHalf,
+    /// Bytes read; `buf[start..]` is not consumed yet.
     buf: Vec<u8>,
+    start: usize,
     out: Vec<u8>,
     seq: u16,
     next_request: u32,
 }
 
 impl Conn {
-    /// Connects and reads the server's FLAP hello.
+    /// Connects. As libpurple does, the client's first frame goes out without waiting for
+    /// the server's hello, which [`expect_hello`](Self::expect_hello) checks afterwards.
     pub async fn open(src: Option<IpAddr>, dst: SocketAddr) -> Result<Self, String> {
         let (rd, wr) = connect(src, dst).await?.into_split();
-        let mut c = Self {
+        Ok(Self {
             rd,
             wr,
             buf: Vec::new(),
-            out: Vec::new(),
+            start: 0,
+            out: Vec::with_capacity(WRITE_CAPACITY),
             seq: 0x0100,
             next_request: 1,
-        };
-        match c.recv().await? {
-            Some(f) if f.channel == Channel::Signon => Ok(c),
-            other => Err(format!("expected the server's hello, got {other:?}")),
+        })
+    }
+
+    /// Reads the server's FLAP hello (channel 1, version 1), the first frame it sends.
+    pub async fn expect_hello(&mut self) -> Result<(), String> {
+        match self.recv().await? {
+            Some(f) if f.channel == Channel::Signon && self.payload(&f).starts_with(&[0, 0, 0, 1]) => Ok(()),
+            Some(f) => Err(format!(
+                "expected the server's hello, got a {:?} frame: {:02x?}",
+                f.channel,
+                self.payload(&f)
+            )),
+            None => Err("expected the server's hello, the server closed the connection".into()),
         }
+    }
+
+    /// The payload of `frame`, the last frame [`recv`](Self::recv) returned.
+    pub fn payload(&self, frame: &RxFrame) -> &[u8] {
+        self.buf.get(frame.range.0..frame.range.1).unwrap_or_default()
+    }
+
+    /// The SNAC header of a channel-2 frame.
+    pub fn header(&self, frame: &RxFrame) -> Option<SnacHeader> {
+        if frame.channel != Channel::Data {
+            return None;
+        }
+        SnacHeader::decode(&mut flapjack_wire::Reader::new(self.payload(frame))).ok()
     }
 
     /// Queues one frame.
     pub fn queue_frame(&mut self, channel: Channel, payload: &[u8]) {
-        let _ = encode_frame_with(&mut self.out, channel, self.seq, |o| o.extend_from_slice(payload));
+        self.queue_frame_with(channel, |o| o.extend_from_slice(payload));
+    }
+
+    fn queue_frame_with(&mut self, channel: Channel, body: impl FnOnce(&mut Vec<u8>)) {
+        let _ = encode_frame_with(&mut self.out, channel, self.seq, body);
         self.seq = self.seq.wrapping_add(1) & 0x7FFF;
     }
 
-    /// Queues a SNAC with a fresh request id (returned).
+    /// Queues a SNAC with a fresh request id (returned), encoded straight into the queue.
     pub fn queue_snac(&mut self, message: Message<'_>) -> u32 {
         let id = self.request_id();
-        let bytes = Snac::new(id, message).to_bytes();
-        self.queue_frame(Channel::Data, &bytes);
+        self.queue_frame_with(Channel::Data, |o| Snac::new(id, message).encode(o));
         id
     }
 
     /// Queues a SNAC with an empty body (rights queries).
     pub fn queue_empty_snac(&mut self, family: u16, subtype: u16) -> u32 {
         let id = self.request_id();
-        let mut bytes = Vec::with_capacity(SnacHeader::LEN);
-        SnacHeader {
-            family,
-            subtype,
-            flags: 0,
-            request_id: id,
-        }
-        .encode(&mut bytes);
-        self.queue_frame(Channel::Data, &bytes);
+        self.queue_frame_with(Channel::Data, |o| {
+            SnacHeader {
+                family,
+                subtype,
+                flags: 0,
+                request_id: id,
+            }
+            .encode(o)
+        });
         id
     }
 
@@ -154,25 +184,35 @@ impl Conn {
         Ok(())
     }
 
-    /// The next frame, or `None` when the server closed the connection.
+    /// The next frame, or `None` when the server closed the connection. Its payload
+    /// ([`payload`](Self::payload)) stays in the buffer until the next call.
     pub async fn recv(&mut self) -> Result<Option<RxFrame>, String> {
         let decoder = FrameDecoder::new();
         loop {
             match decoder
-                .decode(&self.buf)
+                .decode(&self.buf[self.start..])
                 .map_err(|e| format!("bad frame from the server: {e}"))?
             {
                 Decoded::Complete { value, consumed } => {
+                    let payload_len = value.payload().len();
+                    let end = self.start + consumed;
                     let frame = RxFrame {
                         channel: value.channel,
-                        payload: value.payload().to_vec(),
+                        range: (end - payload_len, end),
                     };
-                    self.buf.drain(..consumed);
+                    self.start = end;
                     return Ok(Some(frame));
                 }
                 Decoded::Incomplete { .. } => {}
             }
-            self.buf.reserve(4096);
+            // Everything before `start` was handed out by earlier calls: drop it.
+            if self.start == self.buf.len() {
+                self.buf.clear();
+            } else {
+                self.buf.drain(..self.start);
+            }
+            self.start = 0;
+            self.buf.reserve(READ_CHUNK);
             let n = tokio::time::timeout(WAIT, self.rd.read_buf(&mut self.buf))
                 .await
                 .map_err(|_| "timed out waiting for the server".to_owned())?
@@ -189,44 +229,79 @@ impl Conn {
             match self.recv().await? {
                 Some(f) if f.channel == Channel::Data => return Ok(f),
                 Some(f) if f.channel == Channel::Keepalive => continue,
-                Some(f) => return Err(format!("unexpected {:?} frame: {:02x?}", f.channel, f.payload)),
+                Some(f) => return Err(format!("unexpected {:?} frame: {:02x?}", f.channel, self.payload(&f))),
                 None => return Err("the server closed the connection".into()),
             }
         }
     }
 
     /// Waits for one SNAC of each `(family, subtype)` in `wanted` (a multi-part reply counts
-    /// when its last part arrives); other SNACs are skipped, an error SNAC fails.
-    pub async fn expect_all(&mut self, wanted: &[(u16, u16)]) -> Result<Vec<RxFrame>, String> {
-        let mut missing: Vec<(u16, u16)> = wanted.to_vec();
-        let mut got = Vec::new();
+    /// when its last part arrives); other SNACs are skipped, an error SNAC fails. `check` sees
+    /// each wanted SNAC's payload as it arrives (for the answers whose content matters).
+    pub async fn expect_all(
+        &mut self,
+        wanted: &[(u16, u16)],
+        mut check: impl FnMut((u16, u16), &[u8]) -> Result<(), String>,
+    ) -> Result<(), String> {
+        // A bit per answer still missing.
+        if wanted.len() > 31 {
+            return Err(format!("{} answers awaited at once", wanted.len()));
+        }
+        let mut missing: u32 = (1 << wanted.len()) - 1;
+        let still_missing = |missing: u32| -> Vec<(u16, u16)> {
+            wanted
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| missing & (1 << i) != 0)
+                .map(|(_, w)| *w)
+                .collect()
+        };
         // Bounded: a server that keeps talking without answering is a failure too.
         for _ in 0..256 {
-            if missing.is_empty() {
-                return Ok(got);
+            if missing == 0 {
+                return Ok(());
             }
             let f = self.recv_snac().await?;
-            let Some(h) = f.header() else { continue };
+            let Some(h) = self.header(&f) else { continue };
             if h.subtype == 0x0001 {
                 return Err(format!(
-                    "error SNAC {:04x}/0001 (code {:02x?}) while waiting for {missing:04x?}",
+                    "error SNAC {:04x}/0001 (code {:02x?}) while waiting for {:04x?}",
                     h.family,
-                    f.payload.get(10..12)
+                    self.payload(&f).get(10..12),
+                    still_missing(missing)
                 ));
             }
             if h.flags & snac_flags::MORE_FOLLOWS != 0 {
                 continue;
             }
-            if let Some(i) = missing.iter().position(|&w| w == (h.family, h.subtype)) {
-                missing.swap_remove(i);
-                got.push(f);
+            let key = (h.family, h.subtype);
+            if let Some(i) = wanted
+                .iter()
+                .enumerate()
+                .position(|(i, &w)| w == key && missing & (1 << i) != 0)
+            {
+                missing &= !(1 << i);
+                check(key, self.payload(&f))?;
             }
         }
-        Err(format!("no answer {missing:04x?} among 256 SNACs"))
+        Err(format!("no answer {:04x?} among 256 SNACs", still_missing(missing)))
     }
 
-    /// Splits into the two halves, with any bytes already read.
-    pub fn into_parts(self) -> (OwnedReadHalf, OwnedWriteHalf, Vec<u8>, u16, u32) {
+    /// Gives the buffers back once the sign-on is over (nothing is left unread then), so that
+    /// a held session costs its socket only.
+    fn release_buffers(&mut self) {
+        if self.start == self.buf.len() {
+            self.buf = Vec::new();
+            self.start = 0;
+        }
+        if self.out.is_empty() {
+            self.out = Vec::new();
+        }
+    }
+
+    /// Splits into the two halves, with any bytes already read and not consumed.
+    pub fn into_parts(mut self) -> (OwnedReadHalf, OwnedWriteHalf, Vec<u8>, u16, u32) {
+        self.buf.drain(..self.start);
         (self.rd, self.wr, self.buf, self.seq, self.next_request)
     }
 
@@ -235,6 +310,14 @@ impl Conn {
         self.queue_frame(Channel::Signoff, &[]);
         let _ = self.flush().await;
         let _ = self.wr.shutdown().await;
+    }
+
+    /// Closes the connection (one `close`: the halves are put back together first, so that
+    /// dropping them does not also shut the write side down on its own).
+    pub fn close(self) {
+        if let Ok(stream) = self.rd.reunite(self.wr) {
+            drop(stream);
+        }
     }
 }
 
@@ -247,27 +330,27 @@ pub struct Ticket {
     pub cookie: Vec<u8>,
 }
 
-/// A BUCP login (§6.2): hello, 17/06 → 17/07, 17/02 (strong hash) → 17/03, channel 4.
+/// A BUCP login (§6.2): hello and 17/06 at once (the server's hello is checked on arrival),
+/// 17/07, 17/02 (strong hash) → 17/03, channel 4.
 pub async fn bucp_login(src: Option<IpAddr>, server: SocketAddr, name: &str, password: &str) -> Result<Ticket, String> {
     let mut c = Conn::open(src, server).await?;
-    let mut hello = Vec::with_capacity(4);
-    Signon::hello().encode(&mut hello);
-    c.queue_frame(Channel::Signon, &hello);
+    c.queue_frame_with(Channel::Signon, |o| Signon::hello().encode(o));
     let req = ChallengeRequest::new(name.as_bytes()).map_err(|e| e.to_string())?;
     c.queue_snac(Message::Bucp(Bucp::ChallengeRequest(req)));
     c.flush().await?;
+    c.expect_hello().await?;
     let f = c.recv_snac().await?;
-    let snac = Snac::decode(&f.payload).map_err(|e| format!("17/07: {e}"))?;
-    let key = match snac.message {
-        Message::Bucp(Bucp::ChallengeResponse(r)) => r.key.as_bytes().to_vec(),
+    let hash = match Snac::decode(c.payload(&f)).map_err(|e| format!("17/07: {e}"))?.message {
+        Message::Bucp(Bucp::ChallengeResponse(r)) => {
+            client_hash(HashKind::Strong, r.key.as_bytes(), password.as_bytes())
+        }
         other => return Err(format!("{name}: expected 17/07, got {other:?}")),
     };
-    let hash = client_hash(HashKind::Strong, &key, password.as_bytes());
     let login = LoginRequest::new(name.as_bytes(), &hash, true, &ClientInfo::default()).map_err(|e| e.to_string())?;
     c.queue_snac(Message::Bucp(Bucp::LoginRequest(login)));
     c.flush().await?;
     let f = c.recv_snac().await?;
-    let snac = Snac::decode(&f.payload).map_err(|e| format!("17/03: {e}"))?;
+    let snac = Snac::decode(c.payload(&f)).map_err(|e| format!("17/03: {e}"))?;
     let Message::Bucp(Bucp::LoginResponse(resp)) = snac.message else {
         return Err(format!("{name}: expected 17/03, got {:?}", snac.message));
     };
@@ -275,10 +358,10 @@ pub async fn bucp_login(src: Option<IpAddr>, server: SocketAddr, name: &str, pas
         LoginOutcome::Success {
             bos_address, cookie, ..
         } => {
-            let text = String::from_utf8_lossy(bos_address);
-            let bos = text
-                .parse::<SocketAddr>()
-                .map_err(|e| format!("BOS address {text:?}: {e}"))?;
+            let bos = std::str::from_utf8(bos_address)
+                .ok()
+                .and_then(|t| t.parse::<SocketAddr>().ok())
+                .ok_or_else(|| format!("BOS address {:?}", String::from_utf8_lossy(bos_address)))?;
             Ticket {
                 bos,
                 cookie: cookie.to_vec(),
@@ -292,6 +375,7 @@ pub async fn bucp_login(src: Option<IpAddr>, server: SocketAddr, name: &str, pas
             break;
         }
     }
+    c.close();
     Ok(ticket)
 }
 
@@ -305,60 +389,59 @@ fn our_version(family: u16) -> Option<u16> {
     }
 }
 
-/// The BOS sign-on (§7) with `ticket`, as a libpurple-like client does it: cookie, client
+/// The BOS sign-on (§7) with `ticket`, as a libpurple-like client does it: the cookie on
+/// connect (the server's hello checked on arrival), client
 /// versions → host versions, rate query → reply → subscription, then in one batch the
 /// self-info, feedbag rights and list, LOCATE, BUDDY, ICBM and PD rights queries; once they
 /// are all answered the ICBM parameters, feedbag use, client ready and a last self-info query
 /// whose answer proves that the server has processed client ready.
 pub async fn bos_sign_on(src: Option<IpAddr>, ticket: &Ticket) -> Result<Conn, String> {
     let mut c = Conn::open(src, ticket.bos).await?;
-    let mut payload = Vec::new();
-    Signon {
+    let signon = Signon {
         version: 1,
         tlvs: TlvBlock::builder()
             .bytes(signon_tag::COOKIE, &ticket.cookie)
             .build()
             .map_err(|e| e.to_string())?,
-    }
-    .encode(&mut payload);
-    c.queue_frame(Channel::Signon, &payload);
-    c.flush().await?;
-    let f = c.recv_snac().await?;
-    let snac = Snac::decode(&f.payload).map_err(|e| format!("01/03: {e}"))?;
-    let Message::Oservice(Oservice::HostOnline(list)) = snac.message else {
-        return Err(format!("expected host online, got {:?}", snac.message));
     };
-    let families: Vec<u16> = list
-        .iter()
-        .map(|f| f.value())
-        .filter(|&f| our_version(f).is_some())
-        .collect();
-    let versions: Vec<FamilyVersion> = families
-        .iter()
-        .filter_map(|&f| {
-            our_version(f).map(|version| FamilyVersion {
-                family: Family::from(f),
-                version,
-            })
-        })
-        .collect();
+    c.queue_frame_with(Channel::Signon, |o| signon.encode(o));
+    c.flush().await?;
+    c.expect_hello().await?;
+    let f = c.recv_snac().await?;
+    // Ours among the families the server announced, in its order.
+    let versions: Vec<FamilyVersion> = {
+        let snac = Snac::decode(c.payload(&f)).map_err(|e| format!("01/03: {e}"))?;
+        let Message::Oservice(Oservice::HostOnline(list)) = snac.message else {
+            return Err(format!("expected host online, got {:?}", snac.message));
+        };
+        list.iter()
+            .filter_map(|family| our_version(family.value()).map(|version| FamilyVersion { family, version }))
+            .collect()
+    };
+    let served = |family: u16| versions.iter().any(|v| v.family.value() == family);
     let list = List::from_items(versions.iter(), 100).map_err(|e| e.to_string())?;
     c.queue_snac(Message::Oservice(Oservice::ClientVersions(list)));
     c.flush().await?;
-    c.expect_all(&[(0x0001, 0x0018)]).await?;
+    c.expect_all(&[(0x0001, 0x0018)], |_, _| Ok(())).await?;
 
     c.queue_snac(Message::Oservice(Oservice::RateParamsQuery));
     c.flush().await?;
-    let rates = c.expect_all(&[(0x0001, 0x0007)]).await?;
-    let snac = Snac::decode(&rates[0].payload).map_err(|e| format!("01/07: {e}"))?;
-    let Message::Oservice(Oservice::RateParamsReply(reply)) = snac.message else {
-        return Err("expected 01/07".into());
-    };
-    let ids: Vec<u16> = reply.class_ids().collect();
+    let mut ids: Vec<u16> = Vec::new();
+    c.expect_all(&[(0x0001, 0x0007)], |_, payload| {
+        let snac = Snac::decode(payload).map_err(|e| format!("01/07: {e}"))?;
+        let Message::Oservice(Oservice::RateParamsReply(reply)) = snac.message else {
+            return Err("expected 01/07".into());
+        };
+        ids.extend(reply.class_ids());
+        Ok(())
+    })
+    .await?;
     let ack = List::<U16Item>::from_items(ids.iter(), 100).map_err(|e| e.to_string())?;
     c.queue_snac(Message::Oservice(Oservice::RateParamsSubAdd(ack)));
 
-    let mut wanted = vec![(0x0001, 0x000F)];
+    let mut wanted = [(0u16, 0u16); 7];
+    wanted[0] = (0x0001, 0x000F);
+    let mut n = 1;
     c.queue_snac(Message::Oservice(Oservice::SelfInfoQuery));
     for (family, query, answer) in [
         (0x0013, 0x0002, 0x0003),
@@ -368,15 +451,16 @@ pub async fn bos_sign_on(src: Option<IpAddr>, ticket: &Ticket) -> Result<Conn, S
         (0x0004, 0x0004, 0x0005),
         (0x0009, 0x0002, 0x0003),
     ] {
-        if families.contains(&family) {
+        if served(family) {
             c.queue_empty_snac(family, query);
-            wanted.push((family, answer));
+            wanted[n] = (family, answer);
+            n += 1;
         }
     }
     c.flush().await?;
-    c.expect_all(&wanted).await?;
+    c.expect_all(&wanted[..n], |_, _| Ok(())).await?;
 
-    if families.contains(&0x0004) {
+    if served(0x0004) {
         c.queue_snac(Message::Icbm(Icbm::SetParams {
             channel: 0,
             params: IcbmParams {
@@ -390,18 +474,16 @@ pub async fn bos_sign_on(src: Option<IpAddr>, ticket: &Ticket) -> Result<Conn, S
             },
         }));
     }
-    if families.contains(&0x0013) {
+    if served(0x0013) {
         c.queue_snac(Message::Feedbag(Feedbag::Use));
     }
-    let entries: Vec<ClientReadyEntry> = families
+    let entries: Vec<ClientReadyEntry> = versions
         .iter()
-        .filter_map(|&f| {
-            our_version(f).map(|version| ClientReadyEntry {
-                family: Family::from(f),
-                version,
-                tool_id: 0x0110,
-                tool_version: 0x0629,
-            })
+        .map(|v| ClientReadyEntry {
+            family: v.family,
+            version: v.version,
+            tool_id: 0x0110,
+            tool_version: 0x0629,
         })
         .collect();
     c.queue_snac(Message::Oservice(
@@ -409,7 +491,8 @@ pub async fn bos_sign_on(src: Option<IpAddr>, ticket: &Ticket) -> Result<Conn, S
     ));
     c.queue_snac(Message::Oservice(Oservice::SelfInfoQuery));
     c.flush().await?;
-    c.expect_all(&[(0x0001, 0x000F)]).await?;
+    c.expect_all(&[(0x0001, 0x000F)], |_, _| Ok(())).await?;
+    c.release_buffers();
     Ok(c)
 }
 
