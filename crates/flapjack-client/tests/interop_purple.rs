@@ -541,23 +541,7 @@ fn scenario(test: &str, logins: Logins) {
     alice.call("set_profile", handle.set_profile("Profile of Alice: <b>plugh 7</b>"));
     bobby.send(&["profile", "Profile of bobby: <b>xyzzy 8</b>"]);
     bobby.sync();
-    // Setting a profile (0x0002/0x0004) is not acknowledged: allow a short propagation delay.
-    let mut last = None;
-    for attempt in 1..=3u64 {
-        bobby.send(&["info", "alice"]);
-        let info = bobby.wait("user_info for alice", STEP, |e| {
-            event(e) == "user_info" && same_name(str_field(e, "name"), "alice")
-        });
-        if str_field(&info, "plain").contains("plugh 7") {
-            last = None;
-            break;
-        }
-        last = Some(info);
-        std::thread::sleep(Duration::from_millis(300 * attempt));
-    }
-    if let Some(info) = last {
-        bobby.fail(&format!("alice's profile text is not in bobby's user_info: {info}"));
-    }
+    bobby.wait_profile("alice", "plugh 7");
     let mut last = None;
     for attempt in 1..=3u64 {
         let info = alice.call("user info of bobby", handle.get_user_info("bobby"));

@@ -10,8 +10,6 @@
 
 mod interop;
 
-use std::time::Duration;
-
 use interop::{
     Encryption, Login, Peer, Progress, SIGNON, STEP, TestServer, bool_field, buddy_state, contains_ci, event, im_from,
     require, same_name, str_field,
@@ -120,23 +118,7 @@ fn pair(test: &str, login: Login) {
     p.step("bobby sets a profile; alice looks it up");
     bobby.send(&["profile", "Profile of bobby: <b>xyzzy 42</b>"]);
     bobby.sync();
-    // Setting a profile (0x0002/0x0004) is not acknowledged: allow a short propagation delay.
-    let mut last = None;
-    for attempt in 1..=3u64 {
-        alice.send(&["info", "bobby"]);
-        let info = alice.wait("user_info for bobby", STEP, |e| {
-            event(e) == "user_info" && same_name(str_field(e, "name"), "bobby")
-        });
-        if str_field(&info, "plain").contains("xyzzy 42") {
-            last = None;
-            break;
-        }
-        last = Some(info);
-        std::thread::sleep(Duration::from_millis(300 * attempt));
-    }
-    if let Some(info) = last {
-        alice.fail(&format!("bobby's profile text is not in alice's user_info: {info}"));
-    }
+    alice.wait_profile("bobby", "xyzzy 42");
 
     p.step("both join a chat room and talk");
     alice.send(&["join", "flapjacklounge"]);

@@ -16,10 +16,8 @@ use flapjack_server::{MultiSession, ServerConfig};
 use flapjack_wire::family::bucp::{Bucp, ChallengeRequest, ClientInfo, LoginError, LoginOutcome, LoginRequest};
 use flapjack_wire::family::feedbag::{Feedbag, FeedbagItem};
 use flapjack_wire::family::icbm::{Icbm, SendIm, SendImFlags};
-use flapjack_wire::family::oservice::{FamilyVersion, Oservice};
-use flapjack_wire::list::U16Item;
 use flapjack_wire::snac::Message;
-use flapjack_wire::{Family, IcbmCookie, List, ScreenName, TlvBlock};
+use flapjack_wire::{IcbmCookie, ScreenName, TlvBlock};
 use presence_support::*;
 
 fn config() -> ServerConfig {
@@ -31,30 +29,9 @@ fn config() -> ServerConfig {
     }
 }
 
-/// Versions, rates and the rate subscription (§7 steps 4–9), after host online.
+/// Versions (FEEDBAG at version 4), rates and the rate subscription, after host online.
 async fn handshake(c: &mut RawClient, families: &[u16]) {
-    let versions: Vec<FamilyVersion> = families
-        .iter()
-        .map(|&f| FamilyVersion {
-            family: Family::from(f),
-            version: if f == 0x0013 { 4 } else { 1 },
-        })
-        .collect();
-    c.send(Message::Oservice(Oservice::ClientVersions(
-        List::from_items(versions.iter(), 100).unwrap(),
-    )))
-    .await;
-    c.recv_snac_of(0x0001, 0x0018).await;
-    c.send(Message::Oservice(Oservice::RateParamsQuery)).await;
-    let rates = c.recv_snac_of(0x0001, 0x0007).await;
-    let ids: Vec<u16> = match rates.snac().message {
-        Message::Oservice(Oservice::RateParamsReply(r)) => r.class_ids().collect(),
-        other => panic!("expected 01/07, got {other:?}"),
-    };
-    c.send(Message::Oservice(Oservice::RateParamsSubAdd(
-        List::<U16Item>::from_items(ids.iter(), 100).unwrap(),
-    )))
-    .await;
+    negotiate(c, families, |f| if f == 0x0013 { 4 } else { 1 }).await;
 }
 
 fn names(items: &[FeedbagItem<'_>]) -> Vec<Vec<u8>> {

@@ -275,13 +275,14 @@ pub async fn sign_on(addr: SocketAddr, name: &str, password: &str) -> RawClient 
     finish_sign_on(c, &families).await
 }
 
-/// The rest of the BOS sign-on after host online: versions, rates, rate ack, client ready.
-pub async fn finish_sign_on(mut c: RawClient, families: &[u16]) -> RawClient {
+/// Versions, rates and the rate subscription (§7 steps 4–9) after host online, announcing
+/// `version(family)` for each family.
+pub async fn negotiate(c: &mut RawClient, families: &[u16], version: impl Fn(u16) -> u16) {
     let versions: Vec<FamilyVersion> = families
         .iter()
         .map(|&f| FamilyVersion {
             family: Family::from(f),
-            version: if f == 1 { 3 } else { 1 },
+            version: version(f),
         })
         .collect();
     c.send(Message::Oservice(Oservice::ClientVersions(
@@ -299,6 +300,11 @@ pub async fn finish_sign_on(mut c: RawClient, families: &[u16]) -> RawClient {
         List::<U16Item>::from_items(ids.iter(), 100).unwrap(),
     )))
     .await;
+}
+
+/// The rest of the BOS sign-on after host online: versions, rates, rate ack, client ready.
+pub async fn finish_sign_on(mut c: RawClient, families: &[u16]) -> RawClient {
+    negotiate(&mut c, families, |f| if f == 1 { 3 } else { 1 }).await;
     let ready: Vec<ClientReadyEntry> = families
         .iter()
         .map(|&f| ClientReadyEntry {

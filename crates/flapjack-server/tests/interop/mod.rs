@@ -845,6 +845,29 @@ impl Driver {
         }
     }
 
+    /// Asks this peer for `other`'s user info until its profile text contains `text` (setting
+    /// a profile, 0x0002/0x0004, is not acknowledged: a short propagation delay is allowed),
+    /// failing after three tries.
+    pub fn wait_profile(&mut self, other: &str, text: &str) {
+        let mut last = None;
+        for attempt in 1..=3u64 {
+            self.send(&["info", other]);
+            let info = self.wait(&format!("user_info for {other}"), STEP, |e| {
+                event(e) == "user_info" && same_name(str_field(e, "name"), other)
+            });
+            if str_field(&info, "plain").contains(text) {
+                return;
+            }
+            last = Some(info);
+            std::thread::sleep(Duration::from_millis(300 * attempt));
+        }
+        if let Some(info) = last {
+            self.fail(&format!(
+                "{other}'s profile text is not in this peer's user_info: {info}"
+            ));
+        }
+    }
+
     /// Waits for an event named `name`.
     pub fn wait_event(&mut self, name: &str, timeout: Duration) -> Value {
         self.wait(&format!("event `{name}`"), timeout, |e| event(e) == name)
